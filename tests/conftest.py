@@ -1,0 +1,173 @@
+"""Shared fixtures: the app on SQLite (and PostgreSQL when TEST_DATABASE_URL is set), clients,
+a logged-in user, factories, and a frozen clock."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from flask import g, has_app_context
+from flask.testing import FlaskClient
+from sqlalchemy import text
+
+from webapp import clock, create_app
+from webapp.extensions import db, limiter
+
+def _worker_database(url: str) -> str:
+    """Under pytest-xdist each worker gets its own PostgreSQL database (created on demand)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not url or not worker:
+        return url
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+
+    base = make_url(url)
+    name = f"{base.database}_{worker}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name})
+        if exists.scalar() is None:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return base.set(database=name).render_as_string(hide_password=False)
+
+
+def _fresh_schema(url: str) -> str:
+    """Start every run on an empty public schema: tables left by an older model are dropped."""
+    if url:
+        from sqlalchemy import create_engine
+
+        engine = create_engine(url, isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+        engine.dispose()
+    return url
+
+
+PG_URL = _fresh_schema(_worker_database(os.environ.get("TEST_DATABASE_URL", "")))
+BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
+
+
+class FreshUserClient(FlaskClient):
+    """Test client that forgets Flask-Login's cached user between requests.
+
+    The fixtures keep one app context pushed for the whole test (so tests can call services),
+    and requests reuse it; without this the previous request's user would leak into the next.
+    """
+
+    def open(self, *args, **kwargs):
+        if has_app_context():
+            g.pop("_login_user", None)
+        try:
+            return super().open(*args, **kwargs)
+        finally:
+            if has_app_context():
+                g.pop("_login_user", None)
+
+
+def make_app(database_url: str, tmp_path, **overrides):
+    """A testing app bound to the given database, with uploads under tmp_path."""
+    app = create_app(
+        {
+            "ENV_NAME": "testing",
+            "SQLALCHEMY_DATABASE_URI": database_url,
+            "UPLOAD_FOLDER": str(tmp_path / "uploads"),
+            **overrides,
+        }
+    )
+    app.test_client_class = FreshUserClient
+    with app.app_context():
+        db.create_all()
+    return app
+
+
+def wipe(app) -> None:
+    """Empty every table (fast on both backends) and drop the pooled connections."""
+    with app.app_context():
+        db.session.remove()
+        tables = [t.name for t in reversed(db.metadata.sorted_tables)]
+        if db.engine.dialect.name == "postgresql":
+            quoted = ", ".join(f'"{t}"' for t in tables)
+            with db.engine.begin() as conn:
+                conn.execute(text(f"TRUNCATE {quoted} RESTART IDENTITY CASCADE"))
+        else:
+            with db.engine.begin() as conn:
+                for t in tables:
+                    conn.execute(text(f'DELETE FROM "{t}"'))
+        db.engine.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def app(request, tmp_path):
+    """The app on each configured backend, with an app context pushed for service calls."""
+    url = PG_URL if request.param == "postgresql" else f"sqlite:///{tmp_path / 'test.sqlite'}"
+    application = make_app(url, tmp_path)
+    limiter.reset()
+    ctx = application.app_context()
+    ctx.push()
+    yield application
+    ctx.pop()
+    wipe(application)
+
+
+@pytest.fixture
+def pg_app(tmp_path):
+    """The app on PostgreSQL only, for concurrency tests (skipped without TEST_DATABASE_URL)."""
+    if not PG_URL:
+        pytest.skip("needs PostgreSQL: set TEST_DATABASE_URL (CI does)")
+    application = make_app(PG_URL, tmp_path)
+    ctx = application.app_context()
+    ctx.push()
+    yield application
+    ctx.pop()
+    wipe(application)
+
+
+@pytest.fixture
+def client(app):
+    """A test client of the app."""
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    """A CLI runner of the app."""
+    return app.test_cli_runner()
+
+
+@pytest.fixture(autouse=True)
+def real_clock():
+    """Every test starts and ends on the real clock."""
+    clock.reset()
+    yield
+    clock.reset()
+
+
+class AuthActions:
+    """Log a test client in and out through the real login form."""
+
+    def __init__(self, client):
+        self._client = client
+
+    def login(self, phone: str, password: str = "Passw0rd!"):
+        """Post the login form."""
+        return self._client.post("/auth/login", data={"phone": phone, "password": password})
+
+    def logout(self):
+        """Post the logout form."""
+        return self._client.post("/auth/logout")
+
+
+@pytest.fixture
+def auth(client):
+    """Login helper bound to the client."""
+    return AuthActions(client)
+
+
+@pytest.fixture
+def factory(app):
+    """Factories for registry people, users, pharmacies (see tests/factories.py)."""
+    from tests import factories
+
+    return factories

@@ -1,0 +1,58 @@
+"""Views of the shell: home grid, unavailable-service page, 长辈模式 switch."""
+
+from flask import abort, flash, make_response, redirect, render_template, request, url_for
+from flask_login import current_user
+from flask_wtf import FlaskForm
+
+from webapp.blueprints.main import bp
+from webapp.extensions import db
+from webapp.services_catalog import SERVICES, service
+from webapp.web import safe_next
+
+ELDER_COOKIE = "elder_mode"
+
+
+@bp.route("/")
+def index():
+    """首页: the service grid (staff land on their own work page)."""
+    if current_user.is_authenticated and current_user.role == "pharmacy":
+        if "pharmacy.scan" in _views():
+            return redirect(url_for("pharmacy.scan"))
+    if current_user.is_authenticated and current_user.role == "reviewer":
+        if "review.queue" in _views():
+            return redirect(url_for("review.queue"))
+    return render_template("main/index.html", services=SERVICES)
+
+
+@bp.route("/service/<key>")
+def unavailable(key: str):
+    """A plain page saying the service is not available yet."""
+    try:
+        svc = service(key)
+    except StopIteration:
+        abort(404)
+    return render_template("main/unavailable.html", service=svc)
+
+
+@bp.route("/settings/elder", methods=["POST"])
+def toggle_elder():
+    """Switch 长辈模式 on or off; remembered on the account, or in a cookie when logged out."""
+    if not FlaskForm().validate_on_submit():
+        abort(400)
+    enabled = request.form.get("enabled") == "1"
+    if current_user.is_authenticated:
+        current_user.elder_mode = enabled
+        db.session.commit()
+    flash("已开启长辈模式" if enabled else "已关闭长辈模式", "success")
+    response = make_response(redirect(safe_next(request.form.get("next"), url_for("main.index"))))
+    response.set_cookie(
+        ELDER_COOKIE, "1" if enabled else "0", max_age=3600 * 24 * 365, samesite="Lax",
+        httponly=True,
+    )
+    return response
+
+
+def _views():
+    from flask import current_app
+
+    return current_app.view_functions

@@ -1,0 +1,52 @@
+"""Error pages in Chinese, in the app's own style, for HTML and JSON clients."""
+
+from flask import Flask, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError
+
+from webapp.extensions import db
+from webapp.services.errors import DomainError
+
+MESSAGES = {
+    400: ("请求有误", "提交的内容无法处理，请返回后重试。"),
+    403: ("无权访问", "您没有权限查看或操作该内容。"),
+    404: ("页面不存在", "您访问的内容不存在或已被移除。"),
+    405: ("操作不支持", "该页面不支持此操作。"),
+    413: ("文件过大", "上传的文件超过大小限制，请压缩后重新上传。"),
+    429: ("操作过于频繁", "您的操作过于频繁，请稍后再试。"),
+    500: ("系统繁忙", "服务暂时出现问题，请稍后再试。我们已记录此问题。"),
+}
+
+
+def wants_json() -> bool:
+    """Whether the client is an API client rather than a browser page."""
+    return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
+
+
+def render_error(status: int, message: str | None = None):
+    """One error response: JSON for API clients, the styled Chinese page otherwise."""
+    title, default_message = MESSAGES.get(status, MESSAGES[500])
+    text = message or default_message
+    if wants_json():
+        return jsonify(error={"code": str(status), "message": text}), status
+    return render_template("errors/error.html", status=status, title=title, message=text), status
+
+
+def init_errorhandlers(app: Flask) -> None:
+    """Register handlers for the HTTP errors and for domain errors raised outside a form."""
+
+    for status in (400, 403, 404, 405, 413, 429):
+        app.register_error_handler(status, lambda err, s=status: render_error(s))
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(err):
+        return render_error(400, "页面已过期或来源无效，请刷新页面后重试。")
+
+    @app.errorhandler(DomainError)
+    def domain_error(err: DomainError):
+        db.session.rollback()
+        return render_error(err.status if err.status in MESSAGES else 400, err.message)
+
+    @app.errorhandler(500)
+    def server_error(err):
+        db.session.rollback()
+        return render_error(500)

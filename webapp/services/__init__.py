@@ -1,0 +1,1 @@
+"""Services: the rules and every state change, as plain functions (no request, no flash)."""

@@ -1,0 +1,33 @@
+"""Domain errors raised by services, each carrying the Chinese message a user sees."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """A rule refused the action; ``field`` names the form field the message belongs to."""
+
+    status = 400
+
+    def __init__(self, message: str, field: str | None = None, code: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        self.code = code or "invalid"
+
+
+class NotFound(DomainError):
+    """The object does not exist or the actor may not see it (both look the same: 404)."""
+
+    status = 404
+
+
+class Forbidden(DomainError):
+    """The actor is known but may not do this."""
+
+    status = 403
+
+
+class Conflict(DomainError):
+    """The object changed under us (already decided, already used)."""
+
+    status = 409

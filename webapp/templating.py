@@ -1,0 +1,75 @@
+"""Template filters and globals: masking, money in yuan, China time."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import Flask
+
+from webapp import clock
+from webapp.masking import mask_id, mask_name, mask_phone
+from webapp.regions import province_name
+
+
+# Vendored front-end files (see static/vendor/README.md); one place names their paths.
+VENDOR = {
+    "weui": "vendor/weui-2.6.26/weui.min.css",
+    "signature_pad": "vendor/signature_pad-5.1.4/signature_pad.umd.min.js",
+    "jsqr": "vendor/jsqr-1.4.0/jsQR.js",
+}
+
+
+def yuan(fen: int | None) -> str:
+    """Integer fen as a yuan string with two decimals (2350 → '23.50')."""
+    fen = int(fen or 0)
+    sign = "-" if fen < 0 else ""
+    fen = abs(fen)
+    return f"{sign}{fen // 100}.{fen % 100:02d}"
+
+
+def china_time(moment: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """A stored naive-UTC datetime shown in Asia/Shanghai time."""
+    if moment is None:
+        return ""
+    return clock.to_china(moment).strftime(fmt)
+
+
+def init_templating(app: Flask) -> None:
+    """Register the filters and globals."""
+    app.add_template_filter(yuan)
+    app.add_template_filter(china_time)
+    app.add_template_filter(mask_id)
+    app.add_template_filter(mask_name)
+    app.add_template_filter(mask_phone)
+    app.add_template_filter(province_name)
+    app.add_template_global(clock.today, "today")
+    app.add_template_global(VENDOR, "VENDOR")
+    init_context(app)
+
+
+def init_context(app: Flask) -> None:
+    """Globals that depend on the request: 长辈模式, unread badge, service links."""
+    from flask import request
+    from flask_login import current_user
+
+    from webapp.services import messages
+    from webapp.services_catalog import is_available, service_url
+
+    @app.context_processor
+    def shell_context():
+        def elder_mode() -> bool:
+            if current_user.is_authenticated:
+                return bool(current_user.elder_mode)
+            return request.cookies.get("elder_mode") == "1"
+
+        def unread_messages() -> int:
+            if current_user.is_authenticated and current_user.person_id:
+                return messages.unread_count(current_user.person_id)
+            return 0
+
+        return {
+            "elder_mode": elder_mode,
+            "unread_messages": unread_messages,
+            "service_url": service_url,
+            "service_available": is_available,
+        }

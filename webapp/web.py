@@ -1,0 +1,67 @@
+"""Helpers shared by the views: the acting client, domain errors onto forms, access decorators."""
+
+from __future__ import annotations
+
+from functools import wraps
+from typing import Any, Callable
+from urllib.parse import urlsplit
+
+from flask import abort, request
+from flask_login import current_user, login_required
+
+from webapp.extensions import db
+from webapp.services.audit import Actor
+from webapp.services.errors import DomainError
+
+
+def current_actor() -> Actor:
+    """The Actor for this request: the logged-in user (if any), IP and user agent."""
+    user = current_user._get_current_object() if current_user.is_authenticated else None
+    return Actor(
+        user=user,
+        ip=request.remote_addr or "",
+        user_agent=(request.user_agent.string or "")[:200],
+    )
+
+
+def attempt(form: Any, fn: Callable, *args, **kwargs) -> Any:
+    """Call a service; a DomainError becomes an error on its field (or the form) and None.
+
+    The session is rolled back on error so that nothing half-done survives.
+    """
+    try:
+        return fn(*args, **kwargs)
+    except DomainError as err:
+        db.session.rollback()
+        field = getattr(form, err.field, None) if err.field else None
+        if field is not None:
+            field.errors = [*field.errors, err.message]
+        else:
+            form.form_errors.append(err.message)
+        return None
+
+
+def role_required(*roles: str) -> Callable:
+    """Require a logged-in user whose role is one of ``roles`` (403 otherwise)."""
+
+    def decorator(view: Callable) -> Callable:
+        @wraps(view)
+        @login_required
+        def wrapped(*args, **kwargs):
+            if current_user.role not in roles:
+                abort(403)
+            return view(*args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+def safe_next(url: str | None, default: str = "/") -> str:
+    """A local redirect target (path only) or the default; never another host."""
+    if not url:
+        return default
+    parts = urlsplit(url)
+    if parts.scheme or parts.netloc or not url.startswith("/") or url.startswith("//"):
+        return default
+    return url
