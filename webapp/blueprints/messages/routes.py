@@ -1,0 +1,43 @@
+"""Inbox views: list, open one, mark all read."""
+
+from flask import flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from flask_wtf import FlaskForm
+
+from webapp.blueprints.messages import bp
+from webapp.extensions import db
+from webapp.services import messages
+from webapp.web import role_required, safe_next
+
+
+@bp.route("/")
+@role_required("insured")
+def inbox():
+    """消息: the person's messages, newest first, paged."""
+    page = db.paginate(
+        messages.inbox_query(current_user.person_id),
+        page=request.args.get("page", 1, type=int),
+        per_page=20,
+        error_out=False,
+    )
+    return render_template("messages/inbox.html", page=page, form=FlaskForm())
+
+
+@bp.route("/<public_id>")
+@role_required("insured")
+def show(public_id: str):
+    """Open one message (marks it read) and follow its link when it has one."""
+    message = messages.open_message(current_user.person_id, public_id)
+    if message.link:
+        return redirect(safe_next(message.link, url_for("messages.inbox")))
+    return render_template("messages/show.html", message=message)
+
+
+@bp.route("/read-all", methods=["POST"])
+@role_required("insured")
+def read_all():
+    """Mark every message read."""
+    if FlaskForm().validate_on_submit():
+        count = messages.mark_all_read(current_user.person_id)
+        flash(f"已将{count}条消息标为已读", "success")
+    return redirect(url_for("messages.inbox"))

@@ -1,0 +1,43 @@
+"""`init-demo`: create the database when missing and fill it with demo data."""
+
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from sqlalchemy import inspect
+
+from webapp.extensions import db
+
+
+def database_is_empty() -> bool:
+    """Whether the configured database has none of the app's tables yet."""
+    return not inspect(db.engine).has_table("user_account")
+
+
+def create_schema() -> None:
+    """Bring the schema to the newest migration (or create it when there are no migrations)."""
+    migrations = Path(current_app.root_path).parent / "migrations" / "versions"
+    if migrations.is_dir() and any(migrations.glob("*.py")):
+        from flask_migrate import upgrade
+
+        upgrade(directory=str(migrations.parent))
+    else:
+        db.create_all()
+
+
+def register(app: Flask) -> None:
+    """Register the demo commands."""
+
+    @app.cli.command("init-demo")
+    def init_demo() -> None:
+        """Create the database with demo data if it is missing; print the demo logins."""
+        from webapp.demo import DEMO_LOGINS, seed_demo
+
+        if database_is_empty():
+            click.echo("正在创建数据库并写入演示数据 …")
+            create_schema()
+            seed_demo()
+        click.echo("\n演示账号（密码均为 %s）：" % DEMO_LOGINS["password"])
+        for role, phone, who in DEMO_LOGINS["accounts"]:
+            click.echo(f"  {role:<8} {phone}  {who}")
+        click.echo("\n打开 http://127.0.0.1:5000/ （手机可用本机局域网地址访问）\n")

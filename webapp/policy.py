@@ -1,0 +1,408 @@
+"""The region policy table (policy.json): a national default plus per-province overrides.
+
+Code asks ``policy_for(region_code)`` and never hard-codes a rule's number.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from webapp.regions import PROVINCES, is_region_code, province_name, province_of
+
+DEFAULT_PATH = Path(__file__).with_name("policy.json")
+VERSION = 1
+FORMATS = ("jpeg", "png", "pdf")
+INSURANCE_TYPES = ("employee", "resident")
+NATIONAL_NAME = "全国"
+
+
+class PolicyError(Exception):
+    """The policy file is missing, malformed or inconsistent (message names the key path)."""
+
+
+@dataclass(frozen=True)
+class KinshipRules:
+    """亲情账户 rules: limits, relations, who confirms, proof materials, review."""
+
+    max_members: int
+    max_holders_per_month: int
+    relations: tuple[str, ...]
+    self_confirm_age: int
+    under_age_materials: tuple[str, ...]
+    materials_by_relation: Mapping[str, tuple[str, ...]] = field(hash=False)
+    material_formats: tuple[str, ...]
+    material_max_bytes: int
+    review_required: bool
+    review_working_days: int
+    turning_age_grace_days: int
+    notice_version: str
+    letter_version: str
+
+    def materials_for(self, relation: str, under_age: bool) -> tuple[str, ...]:
+        """Material codes accepted for the relation; under age only 出生医学证明/户口本 kinds."""
+        allowed = self.materials_by_relation.get(relation, ())
+        if not under_age:
+            return allowed
+        return tuple(m for m in allowed if m in self.under_age_materials) or (
+            self.under_age_materials
+        )
+
+
+@dataclass(frozen=True)
+class AidRules:
+    """家庭共济 rules: who may own a group, its size, relations and options."""
+
+    insurance_types: tuple[str, ...]
+    max_members: int
+    max_children: int | None
+    relations: tuple[str, ...]
+    self_confirm_age: int
+    same_province: bool
+    authorisation_window: bool
+    monthly_cap_allowed: bool
+
+
+@dataclass(frozen=True)
+class InvitationRules:
+    """Invitation links: how long they stay valid."""
+
+    valid_hours: int
+
+
+@dataclass(frozen=True)
+class CodeRules:
+    """医保码: refresh period and the validity of each code."""
+
+    refresh_seconds: int
+    valid_seconds: int
+
+
+@dataclass(frozen=True)
+class FaceRules:
+    """Simulated face check: how long a pass stays usable."""
+
+    pass_valid_seconds: int
+
+
+@dataclass(frozen=True)
+class PharmacyRules:
+    """Pharmacy settlement: the largest amount accepted in one purchase."""
+
+    max_amount_fen: int
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The rules that apply in one province (region_code 'XX0000'; '' for the national default)."""
+
+    region_code: str
+    region_name: str
+    profile_code: str | None  # the province whose profile applied; None = national default
+    kinship: KinshipRules
+    aid: AidRules
+    invitation: InvitationRules
+    code: CodeRules
+    face: FaceRules
+    pharmacy: PharmacyRules
+
+
+@dataclass(frozen=True)
+class PolicyTable:
+    """The loaded file: labels, the national default and each province profile."""
+
+    version: int
+    relations: Mapping[str, str] = field(hash=False)
+    materials: Mapping[str, str] = field(hash=False)
+    default: Policy
+    profiles: Mapping[str, Policy] = field(hash=False)
+
+    def for_region(self, code: str) -> Policy:
+        """The policy for any 6-digit region code: its province profile or the national default."""
+        if not is_region_code(code):
+            raise ValueError(f"region code must be 6 digits, got {code!r}")
+        province = province_of(code)
+        profile = self.profiles.get(province)
+        if profile is not None:
+            return profile
+        return replace(self.default, region_code=province, region_name=province_name(province))
+
+    def relation_label(self, code: str) -> str:
+        """The Chinese label of a relation code ('parent' → '父母')."""
+        return self.relations.get(code, "其他")
+
+    def material_label(self, code: str) -> str:
+        """The Chinese label of a material code ('hukou' → '户口本')."""
+        return self.materials.get(code, "其他材料")
+
+
+# --- validation -------------------------------------------------------------------------
+
+Check = Callable[[Any, str, "_Context"], Any]
+
+
+@dataclass
+class _Context:
+    """What a checker needs: the file name (for messages) and the declared codes."""
+
+    source: str
+    relations: Mapping[str, str] = field(default_factory=dict)
+    materials: Mapping[str, str] = field(default_factory=dict)
+
+    def fail(self, path: str, problem: str) -> PolicyError:
+        """A PolicyError naming the file and the key path."""
+        return PolicyError(f"{self.source}: {path} {problem}")
+
+
+def _int(minimum: int) -> Check:
+    """Checker for an integer >= minimum (booleans refused)."""
+    words = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
+
+    def check(value: Any, path: str, ctx: _Context) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise ctx.fail(path, f"must be {words}")
+        return value
+
+    return check
+
+
+def _optional_int(value: Any, path: str, ctx: _Context) -> int | None:
+    """A positive integer or null."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ctx.fail(path, "must be a positive integer or null")
+    return value
+
+
+def _bool(value: Any, path: str, ctx: _Context) -> bool:
+    """true or false."""
+    if not isinstance(value, bool):
+        raise ctx.fail(path, "must be true or false")
+    return value
+
+
+def _text(value: Any, path: str, ctx: _Context) -> str:
+    """A non-empty string."""
+    if not isinstance(value, str) or not value.strip():
+        raise ctx.fail(path, "must be a non-empty string")
+    return value
+
+
+def _codes(kind: str, known: Callable[[_Context], Any]) -> Check:
+    """Checker for a non-empty list of distinct codes, each one of ``known(ctx)``."""
+
+    def check(value: Any, path: str, ctx: _Context) -> tuple[str, ...]:
+        if not isinstance(value, list) or not value:
+            raise ctx.fail(path, f"must be a non-empty list of {kind} codes")
+        allowed = known(ctx)
+        for item in value:
+            if not isinstance(item, str) or item not in allowed:
+                raise ctx.fail(path, f"has unknown {kind} code {item!r}")
+        if len(set(value)) != len(value):
+            raise ctx.fail(path, f"lists a {kind} code twice")
+        return tuple(value)
+
+    return check
+
+
+_relation_list = _codes("relation", lambda ctx: ctx.relations)
+_material_list = _codes("material", lambda ctx: ctx.materials)
+_format_list = _codes("format", lambda ctx: FORMATS)
+_insurance_list = _codes("insurance type", lambda ctx: INSURANCE_TYPES)
+
+
+def _materials_by_relation(value: Any, path: str, ctx: _Context) -> dict[str, tuple[str, ...]]:
+    """An object mapping relation codes to lists of material codes."""
+    if not isinstance(value, dict):
+        raise ctx.fail(path, "must be an object")
+    for key in value:
+        if key not in ctx.relations:
+            raise ctx.fail(f"{path}.{key}", "is not a known relation code")
+    return {key: _material_list(items, f"{path}.{key}", ctx) for key, items in value.items()}
+
+
+SECTIONS: dict[str, tuple[type, dict[str, Check]]] = {
+    "kinship": (
+        KinshipRules,
+        {
+            "max_members": _int(1),
+            "max_holders_per_month": _int(1),
+            "relations": _relation_list,
+            "self_confirm_age": _int(1),
+            "under_age_materials": _material_list,
+            "materials_by_relation": _materials_by_relation,
+            "material_formats": _format_list,
+            "material_max_bytes": _int(1),
+            "review_required": _bool,
+            "review_working_days": _int(1),
+            "turning_age_grace_days": _int(0),
+            "notice_version": _text,
+            "letter_version": _text,
+        },
+    ),
+    "aid": (
+        AidRules,
+        {
+            "insurance_types": _insurance_list,
+            "max_members": _int(1),
+            "max_children": _optional_int,
+            "relations": _relation_list,
+            "self_confirm_age": _int(1),
+            "same_province": _bool,
+            "authorisation_window": _bool,
+            "monthly_cap_allowed": _bool,
+        },
+    ),
+    "invitation": (InvitationRules, {"valid_hours": _int(1)}),
+    "code": (CodeRules, {"refresh_seconds": _int(1), "valid_seconds": _int(1)}),
+    "face": (FaceRules, {"pass_valid_seconds": _int(1)}),
+    "pharmacy": (PharmacyRules, {"max_amount_fen": _int(1)}),
+}
+
+
+def _object(value: Any, path: str, ctx: _Context, allowed, required=()) -> dict[str, Any]:
+    """An object whose keys are all allowed and include every required one."""
+    if not isinstance(value, dict):
+        raise ctx.fail(path or "top level", "must be an object")
+    prefix = f"{path}." if path else ""
+    for key in value:
+        if key not in allowed:
+            raise ctx.fail(f"{prefix}{key}", "is not a known key")
+    for key in required:
+        if key not in value:
+            raise ctx.fail(f"{prefix}{key}", "is missing")
+    return value
+
+
+def _profile(raw: Any, path: str, ctx: _Context, complete: bool) -> dict[str, dict[str, Any]]:
+    """Check every section of a profile (all keys required when complete) and return it cleaned."""
+    extra = () if complete else ("name", "note")
+    _object(raw, path, ctx, (*SECTIONS, *extra), SECTIONS if complete else ())
+    out: dict[str, dict[str, Any]] = {}
+    for section, (_, checks) in SECTIONS.items():
+        if section not in raw:
+            continue
+        where = f"{path}.{section}"
+        body = _object(raw[section], where, ctx, checks, checks if complete else ())
+        out[section] = {
+            key: checks[key](value, f"{where}.{key}", ctx) for key, value in body.items()
+        }
+    return out
+
+
+def _merge(default: dict[str, dict[str, Any]], override: dict[str, dict[str, Any]]) -> dict:
+    """The default with the override's values laid over it, nested objects merged key by key."""
+    merged = {section: dict(values) for section, values in default.items()}
+    for section, values in override.items():
+        for key, value in values.items():
+            old = merged[section].get(key)
+            merged[section][key] = {**old, **value} if isinstance(old, dict) else value
+    return merged
+
+
+def _build(merged: dict, path: str, ctx: _Context, code: str, name: str, profile: str | None):
+    """Cross-check a complete profile and turn it into a Policy."""
+    kin, aid, qr = merged["kinship"], merged["aid"], merged["code"]
+    for relation in kin["relations"]:
+        if relation not in kin["materials_by_relation"]:
+            raise ctx.fail(
+                f"{path}.kinship.materials_by_relation", f"has no entry for {relation!r}"
+            )
+    if aid["max_children"] is not None and aid["max_children"] > aid["max_members"]:
+        raise ctx.fail(f"{path}.aid.max_children", "must not exceed aid.max_members")
+    if qr["valid_seconds"] < qr["refresh_seconds"]:
+        raise ctx.fail(f"{path}.code.valid_seconds", "must not be less than code.refresh_seconds")
+    kin = {**kin, "materials_by_relation": MappingProxyType(dict(kin["materials_by_relation"]))}
+    sections = {s: SECTIONS[s][0](**(kin if s == "kinship" else merged[s])) for s in SECTIONS}
+    return Policy(region_code=code, region_name=name, profile_code=profile, **sections)
+
+
+def _labels(raw: Any, path: str, ctx: _Context) -> dict[str, str]:
+    """An object of code → Chinese label (codes lower-case snake_case)."""
+    _object(raw, path, ctx, raw if isinstance(raw, dict) else ())
+    if not raw:
+        raise ctx.fail(path, "must not be empty")
+    for code, label in raw.items():
+        if not re.fullmatch(r"[a-z][a-z_]*", code):
+            raise ctx.fail(f"{path}.{code}", "is not a valid code (lower-case letters and _)")
+        _text(label, f"{path}.{code}", ctx)
+    return dict(raw)
+
+
+def load_policy(path: str | Path | None = None) -> PolicyTable:
+    """Read and validate the policy file (default: webapp/policy.json); PolicyError if bad."""
+    path = Path(path) if path else DEFAULT_PATH
+    ctx = _Context(source=path.name)
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as err:
+        raise PolicyError(f"{path.name}: cannot be read ({err.strerror or err})") from err
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise PolicyError(f"{path.name}: is not valid JSON ({err})") from err
+    top = ("version", "relations", "materials", "default", "regions")
+    _object(raw, "", ctx, top, top)
+    if raw["version"] != VERSION or isinstance(raw["version"], bool):
+        raise ctx.fail("version", f"must be {VERSION}")
+    ctx.relations = _labels(raw["relations"], "relations", ctx)
+    ctx.materials = _labels(raw["materials"], "materials", ctx)
+    default = _profile(raw["default"], "default", ctx, complete=True)
+    national = _build(default, "default", ctx, "", NATIONAL_NAME, None)
+    regions = raw["regions"]
+    _object(regions, "regions", ctx, regions if isinstance(regions, dict) else ())
+    profiles: dict[str, Policy] = {}
+    for code, body in regions.items():
+        where = f"regions.{code}"
+        if code not in PROVINCES:
+            raise ctx.fail(where, "is not a province code (a known 'XX0000' region code)")
+        override = _profile(body, where, ctx, complete=False)
+        name = _text(body["name"], f"{where}.name", ctx) if "name" in body else province_name(code)
+        if "note" in body and not isinstance(body["note"], str):
+            raise ctx.fail(f"{where}.note", "must be a string")
+        profiles[code] = _build(_merge(default, override), where, ctx, code, name, code)
+    return PolicyTable(
+        version=VERSION,
+        relations=MappingProxyType(ctx.relations),
+        materials=MappingProxyType(ctx.materials),
+        default=national,
+        profiles=MappingProxyType(profiles),
+    )
+
+
+# --- the app's one way to ask -------------------------------------------------------------
+
+
+@lru_cache(maxsize=1)
+def default_table() -> PolicyTable:
+    """The table loaded once from webapp/policy.json (``default_table.cache_clear()`` reloads)."""
+    return load_policy()
+
+
+def policy_for(region_code: str) -> Policy:
+    """The policy of the province of a 6-digit region code (national default if no profile)."""
+    return default_table().for_region(region_code)
+
+
+def relation_label(code: str) -> str:
+    """The Chinese label of a relation code ('spouse' → '配偶')."""
+    return default_table().relation_label(code)
+
+
+def material_label(code: str) -> str:
+    """The Chinese label of a material code ('birth_cert' → '出生医学证明')."""
+    return default_table().material_label(code)
+
+
+def __getattr__(name: str) -> Mapping[str, str]:
+    """RELATIONS and MATERIALS (code → label), read from the file on first use."""
+    if name == "RELATIONS":
+        return default_table().relations
+    if name == "MATERIALS":
+        return default_table().materials
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
