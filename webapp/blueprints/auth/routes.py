@@ -1,0 +1,191 @@
+"""Views of accounts: register (→ face check → complete), log in, log out, 我的."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from flask import (
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_limiter.util import get_remote_address
+from flask_login import current_user, login_required, login_user, logout_user
+
+from webapp import clock
+from webapp.blueprints.auth import bp
+from webapp.blueprints.auth.forms import LoginForm, LogoutForm, RegisterForm
+from webapp.blueprints.face import start_face_check
+from webapp.extensions import db, limiter
+from webapp.services import accounts
+from webapp.services.accounts import FACE_PURPOSE, PendingRegistration
+from webapp.services.errors import DomainError
+from webapp.web import attempt, current_actor, safe_next
+
+PENDING_KEY = "pending_registration"
+# How long a filled-in registration waits for its face check (seconds; config may override).
+PENDING_SECONDS = 30 * 60
+
+
+# --- rate limits --------------------------------------------------------------------------
+
+def _login_limit() -> str:
+    return current_app.config["RATELIMIT_LOGIN"]
+
+
+def _login_phone_limit() -> str:
+    return current_app.config.get("RATELIMIT_LOGIN_PHONE") or current_app.config["RATELIMIT_LOGIN"]
+
+
+def _login_phone_key() -> str:
+    """Per-phone bucket of login attempts (the IP when no phone was typed)."""
+    phone = accounts.normalise_phone(request.form.get("phone", ""))
+    return f"login-phone:{phone}" if phone else f"login-ip:{get_remote_address()}"
+
+
+def _login_failed(_response) -> bool:
+    """Only failed logins count against the limits."""
+    return bool(g.get("login_failed"))
+
+
+def _register_limit() -> str:
+    return current_app.config["RATELIMIT_REGISTER"]
+
+
+def _target(default_endpoint: str = "main.index") -> str:
+    return url_for(default_endpoint)
+
+
+# --- register -----------------------------------------------------------------------------
+
+@bp.route("/register", methods=["GET", "POST"])
+@limiter.limit(_register_limit, methods=["POST"])
+def register():
+    """注册 step 1: phone, password, real name and ID number, checked against the registry;
+    nothing is written until the face check passes."""
+    if current_user.is_authenticated:
+        return redirect(safe_next(request.args.get("next"), _target()))
+    form = RegisterForm()
+    if request.method == "GET":
+        form.next.data = safe_next(request.args.get("next"), "")
+    if form.validate_on_submit():
+        prepared = attempt(
+            form,
+            accounts.prepare_registration,
+            form.phone.data,
+            form.password.data,
+            form.name.data,
+            form.id_number.data,
+        )
+        if prepared is not None:
+            person, pending = prepared
+            session[PENDING_KEY] = {
+                **pending.to_dict(),
+                "at": clock.now().isoformat(),
+                "next": safe_next(form.next.data, ""),
+            }
+            return start_face_check(person, FACE_PURPOSE, url_for("auth.register_complete"))
+    return render_template("auth/register.html", form=form)
+
+
+def _load_pending() -> tuple[PendingRegistration, str] | None:
+    """The pending registration of this session and its next URL, if still fresh."""
+    data = session.get(PENDING_KEY)
+    try:
+        pending = PendingRegistration.from_dict(data)
+        started = datetime.fromisoformat(data["at"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    limit = current_app.config.get("REGISTRATION_PENDING_SECONDS", PENDING_SECONDS)
+    if clock.now() - started > timedelta(seconds=limit):
+        return None
+    return pending, str(data.get("next") or "")
+
+
+@bp.route("/register/complete")
+def register_complete():
+    """After the face check: re-check, create the account, log in."""
+    loaded = _load_pending()
+    if loaded is None:
+        session.pop(PENDING_KEY, None)
+        flash("注册信息已失效，请重新填写", "warning")
+        return redirect(url_for("auth.register"))
+    pending, next_url = loaded
+    try:
+        user = accounts.complete_registration(pending, current_actor())
+    except DomainError as err:
+        db.session.rollback()
+        if err.code == "face_required":
+            person = accounts.pending_person(pending)
+            if person is not None:
+                return start_face_check(person, FACE_PURPOSE, url_for("auth.register_complete"))
+        session.pop(PENDING_KEY, None)
+        form = RegisterForm(
+            formdata=None,
+            data={"phone": pending.phone, "name": pending.name,
+                  "id_number": pending.id_number, "next": next_url},
+        )
+        field = getattr(form, err.field, None) if err.field else None
+        if field is not None:
+            field.errors = [err.message]
+        else:
+            form.form_errors.append(err.message)
+        return render_template("auth/register.html", form=form)
+    session.pop(PENDING_KEY, None)
+    login_user(user)
+    flash("注册成功", "success")
+    return redirect(safe_next(next_url, _target()))
+
+
+# --- log in / out -------------------------------------------------------------------------
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"], deduct_when=_login_failed)
+@limiter.limit(_login_phone_limit, methods=["POST"], key_func=_login_phone_key,
+               deduct_when=_login_failed)
+def login():
+    """登录 with phone and password (insured people and staff on the same form)."""
+    if current_user.is_authenticated and request.method == "GET":
+        return redirect(safe_next(request.args.get("next"), _target()))
+    form = LoginForm()
+    if request.method == "GET":
+        form.next.data = safe_next(request.args.get("next"), "")
+    if form.validate_on_submit():
+        user = attempt(form, accounts.authenticate, form.phone.data, form.password.data,
+                       current_actor())
+        if user is not None:
+            session.pop(PENDING_KEY, None)
+            login_user(user)
+            return redirect(safe_next(form.next.data, _target()))
+    if request.method == "POST":
+        g.login_failed = True
+    form.password.data = ""
+    return render_template("auth/login.html", form=form)
+
+
+@bp.route("/logout", methods=["POST"])
+def logout():
+    """退出登录 (POST with CSRF only)."""
+    if not LogoutForm().validate_on_submit():
+        abort(400)
+    if current_user.is_authenticated:
+        accounts.logout(current_user._get_current_object(), current_actor())
+        logout_user()
+    session.clear()
+    flash("已退出登录", "success")
+    return redirect(url_for("main.index"))
+
+
+# --- 我的 -----------------------------------------------------------------------------------
+
+@bp.route("/me")
+@login_required
+def me():
+    """我的: masked identity, insurance, balance, messages, 长辈模式, 退出登录."""
+    return render_template("auth/me.html", form=LogoutForm(), person=current_user.person)
