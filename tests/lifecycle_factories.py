@@ -1,0 +1,93 @@
+"""Test helpers for invitations and the 亲情账户 lifecycle: bindings made with the models,
+invitations through the service, a login shortcut and a database snapshot."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import g
+from sqlalchemy import select
+
+from webapp import clock
+from webapp.extensions import db
+from webapp.models import (
+    AuditLog,
+    FaceCheck,
+    InsuredPerson,
+    Invitation,
+    KinshipBinding,
+    Message,
+)
+from webapp.services import invitations
+from webapp.services.audit import Actor
+
+ACTOR = Actor(ip="127.0.0.1", user_agent="pytest", label="test")
+
+
+def binding(holder: InsuredPerson, member: InsuredPerson, relation: str = "child",
+            status: str = "active", created_at: datetime | None = None) -> KinshipBinding:
+    """A binding row (committed); active ones are bound now."""
+    row = KinshipBinding(
+        holder_person_id=holder.id, member_person_id=member.id, relation=relation,
+        status=status, region_code=holder.region_code,
+        bound_at=clock.now() if status == "active" else None,
+    )
+    if created_at is not None:
+        row.created_at = created_at
+    db.session.add(row)
+    db.session.commit()
+    return row
+
+
+def invited(holder: InsuredPerson, member: InsuredPerson,
+            relation: str = "parent") -> tuple[KinshipBinding, Invitation, str]:
+    """A 待确认 binding with its invitation, as the wizard leaves it: (binding, inv, token)."""
+    row = binding(holder, member, relation=relation, status="pending_confirm")
+    inv, token = invitations.create("kinship", row.id, holder, member, ACTOR)
+    db.session.commit()
+    return row, inv, token
+
+
+def login(client, user) -> None:
+    """Log the test client in as ``user`` (session only) and forget the cached user."""
+    with client.session_transaction() as session:
+        session["_user_id"] = user.public_id
+        session["_fresh"] = True
+    g.pop("_login_user", None)
+
+
+def logout(client) -> None:
+    """Forget the logged-in user of the test client."""
+    with client.session_transaction() as session:
+        session.pop("_user_id", None)
+    g.pop("_login_user", None)
+
+
+def snapshot() -> dict:
+    """Everything an invitation answer could change, for 'nothing changed' assertions."""
+    db.session.expire_all()
+    return {
+        "invitations": [tuple(r) for r in db.session.execute(
+            select(Invitation.id, Invitation.used_at, Invitation.outcome, Invitation.revoked_at,
+                   Invitation.expires_at).order_by(Invitation.id))],
+        "bindings": [tuple(r) for r in db.session.execute(
+            select(KinshipBinding.id, KinshipBinding.status, KinshipBinding.bound_at,
+                   KinshipBinding.ended_at, KinshipBinding.self_confirm_due,
+                   KinshipBinding.version).order_by(KinshipBinding.id))],
+        "messages": db.session.scalar(select(db.func.count(Message.id))),
+        "audit": db.session.scalar(select(db.func.count(AuditLog.id))),
+        "face": [tuple(r) for r in db.session.execute(
+            select(FaceCheck.id, FaceCheck.result, FaceCheck.consumed_at).order_by(FaceCheck.id))],
+    }
+
+
+def titles(person: InsuredPerson) -> list[str]:
+    """Message titles the person received, oldest first."""
+    return list(db.session.scalars(
+        select(Message.title).where(Message.recipient_person_id == person.id)
+        .order_by(Message.id)))
+
+
+def audit_actions() -> list[str]:
+    """Audit actions in order."""
+    return list(db.session.scalars(select(AuditLog.action).order_by(AuditLog.id)))

@@ -1,0 +1,83 @@
+"""Forms of the add-member wizard (shape only; the rules live in services/kinship.py)."""
+
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+from wtforms import BooleanField, HiddenField, SelectField, StringField, SubmitField
+from wtforms.validators import DataRequired, InputRequired, Length, Optional, Regexp
+
+
+def _strip(value):
+    return value.strip() if isinstance(value, str) else value
+
+
+def _id_number(value):
+    return value.strip().replace(" ", "").upper() if isinstance(value, str) else value
+
+
+class StartForm(FlaskForm):
+    """Begin (or resume) the wizard with the holder's face check, or start over."""
+
+    start = SubmitField("开始添加")
+    restart = SubmitField("重新开始")
+
+
+class NoticeForm(FlaskForm):
+    """家庭成员添加告知书: agree to go on."""
+
+    agree = BooleanField(
+        "我已阅读并同意《家庭成员添加告知书》",
+        validators=[InputRequired("请阅读并勾选同意告知书")],
+    )
+
+
+class InfoForm(FlaskForm):
+    """The relative: name, ID number, relation (choices from the policy), phone."""
+
+    name = StringField(
+        "姓名",
+        filters=[_strip],
+        validators=[DataRequired("请输入家庭成员的姓名"), Length(max=40, message="姓名过长")],
+    )
+    id_number = StringField(
+        "身份证号",
+        filters=[_id_number],
+        validators=[
+            DataRequired("请输入家庭成员的身份证号"),
+            Length(min=18, max=18, message="身份证号应为18位"),
+        ],
+    )
+    relation = SelectField(
+        "与您的关系",
+        choices=[],
+        validate_choice=False,
+        validators=[DataRequired("请选择与您的关系")],
+    )
+    phone = StringField(
+        "手机号",
+        filters=[_strip],
+        validators=[Optional(), Regexp(r"^1[3-9]\d{9}$", message="请输入11位手机号")],
+    )
+    back = SubmitField("上一步")
+
+
+class MaterialForm(FlaskForm):
+    """Choose the material type and upload the file (JPG/PNG/PDF, checked by content)."""
+
+    material_type = SelectField(
+        "材料类型", choices=[], validate_choice=False,
+        validators=[DataRequired("请选择材料类型")],
+    )
+    file = FileField("上传材料")
+    back = SubmitField("上一步")
+
+
+class LetterForm(FlaskForm):
+    """个人承诺书: typed real name and a drawn signature (PNG data URL)."""
+
+    typed_name = StringField(
+        "签署人姓名",
+        filters=[_strip],
+        validators=[DataRequired("请输入您的真实姓名"), Length(max=40, message="姓名过长")],
+    )
+    signature = HiddenField("手写签名")
+    back = SubmitField("上一步")

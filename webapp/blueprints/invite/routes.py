@@ -1,0 +1,208 @@
+"""The invitation pages.
+
+``/i/<token>`` (invite.show) is the link that is shared; it names the invitation by its random
+token. Once the invitee is logged in, the following steps name it by its opaque public id and
+are only for that person (404 for anyone else): ``/i/r/<id>`` (view, e.g. from a message),
+``/i/r/<id>/accept`` → face check → ``/i/r/<id>/confirm`` → ``/i/r/<id>/done``; and
+``/i/r/<id>/decline``. The raw token is never stored, not even in a face check's next URL.
+
+Unknown, expired, used and revoked links, the wrong person and staff accounts each get their
+own page (404/410/403) and change nothing.
+"""
+
+from __future__ import annotations
+
+from flask import current_app, redirect, render_template, request, url_for
+from flask_login import current_user
+from flask_wtf import FlaskForm
+
+from webapp.blueprints.face import start_face_check
+from webapp.blueprints.invite import bp
+from webapp.extensions import db, limiter
+from webapp.models import InsuredPerson, Invitation
+from webapp.services import face, invitations
+from webapp.services.errors import DomainError, NotFound
+from webapp.web import current_actor
+
+# Titles of the refusal pages, by error code.
+TITLES = {
+    "unknown": "邀请链接无效",
+    "expired": "邀请已过期",
+    "used": "邀请已处理",
+    "revoked": "邀请已撤回",
+    "target_gone": "邀请已失效",
+    "wrong_person": "不是发给您的邀请",
+    "staff": "请使用参保人账号",
+    "face_required": "请先完成人脸识别",
+}
+
+
+class ActionForm(FlaskForm):
+    """A button that changes state (CSRF token only)."""
+
+
+def _limit() -> str:
+    return current_app.config["RATELIMIT_INVITATION"]
+
+
+def refusal(err: DomainError, inv: Invitation | None = None):
+    """The page that says why the invitation cannot be used (nothing changed)."""
+    db.session.rollback()
+    code = err.code if err.code in TITLES else "unknown"
+    inviter = None
+    if inv is not None and code in ("expired", "used", "revoked", "target_gone"):
+        inviter = db.session.get(InsuredPerson, inv.inviter_person_id)
+    logout_form = None
+    if code in ("wrong_person", "staff"):
+        from webapp.blueprints.auth.forms import LogoutForm
+
+        logout_form = LogoutForm()
+    return render_template("invite/problem.html", code=code, title=TITLES[code],
+                           message=err.message, inviter=inviter,
+                           logout_form=logout_form), err.status
+
+
+def offer_page(inv: Invitation, template: str = "invite/show.html", status: int = 200, **extra):
+    """The invitation page: who invites, the relation, what accepting means, until when."""
+    handler = invitations.handler_for(inv.kind)
+    invitee = db.session.get(InsuredPerson, inv.invitee_person_id)
+    return render_template(template, inv=inv, offer=handler.offer(inv), invitee=invitee,
+                           form=ActionForm(), **extra), status
+
+
+def current_person() -> InsuredPerson | None:
+    """The logged-in insured person (None when nobody or staff is logged in)."""
+    if not current_user.is_authenticated or current_user.role != "insured":
+        return None
+    return current_user.person
+
+
+def load_mine(public_id: str) -> Invitation:
+    """The one loader of the public-id pages: the invitation, for its invitee only (404)."""
+    person = invitations.person_of(current_user._get_current_object())
+    inv = invitations.get(public_id)
+    if inv is None or inv.invitee_person_id != person.id:
+        raise NotFound(invitations.MSG_UNKNOWN, code="unknown")
+    return inv
+
+
+def login_needed(public_id: str):
+    """Public-id pages need the invitee logged in (then back to the invitation)."""
+    if not current_user.is_authenticated:
+        return redirect(url_for("auth.login", next=url_for("invite.view", public_id=public_id)))
+    return None
+
+
+# --- the shared link ----------------------------------------------------------------------
+
+@bp.route("/<token>")
+def show(token: str):
+    """The link a relative receives: details, then 登录/注册 or 同意/拒绝."""
+    found = invitations.find(token)
+    try:
+        inv = invitations.load(token)
+        invitations.handler_for(inv.kind).check_open(inv)
+    except DomainError as err:
+        return refusal(err, found)
+    if not current_user.is_authenticated:
+        next_url = url_for("invite.show", token=token)
+        return offer_page(inv, login_url=url_for("auth.login", next=next_url),
+                          register_url=url_for("auth.register", next=next_url))
+    try:
+        invitations.prepare_answer(inv, current_user._get_current_object())
+    except DomainError as err:
+        return refusal(err, inv)
+    return offer_page(inv)
+
+
+# --- the invitee's own steps --------------------------------------------------------------
+
+@bp.route("/r/<public_id>")
+def view(public_id: str):
+    """The invitation for its logged-in invitee (linked from messages and 绑定我的人)."""
+    if (response := login_needed(public_id)) is not None:
+        return response
+    try:
+        inv = load_mine(public_id)
+        invitations.prepare_answer(inv, current_user._get_current_object())
+    except DomainError as err:
+        return refusal(err, invitations.get(public_id) if err.code != "unknown" else None)
+    return offer_page(inv)
+
+
+@bp.route("/r/<public_id>/accept", methods=["POST"])
+@limiter.limit(_limit)
+def accept(public_id: str):
+    """同意并进行人脸识别: every check, then the face check of the flow's purpose."""
+    if (response := login_needed(public_id)) is not None:
+        return response
+    if not ActionForm().validate_on_submit():
+        return redirect(url_for("invite.view", public_id=public_id))
+    try:
+        inv, person, handler = invitations.prepare_answer(load_mine(public_id),
+                                                          current_user._get_current_object())
+    except DomainError as err:
+        return refusal(err, invitations.get(public_id) if err.code != "unknown" else None)
+    target = url_for("invite.confirm", public_id=inv.public_id)
+    if face.has_pass(person, handler.face_purpose):
+        return redirect(target)
+    return start_face_check(person, handler.face_purpose, target)
+
+
+@bp.route("/r/<public_id>/confirm", methods=["GET", "POST"])
+@limiter.limit(_limit, methods=["POST"])
+def confirm(public_id: str):
+    """After the face check: confirm; spends the pass, claims the invitation, applies it."""
+    if (response := login_needed(public_id)) is not None:
+        return response
+    try:
+        inv, person, handler = invitations.prepare_answer(load_mine(public_id),
+                                                          current_user._get_current_object())
+    except DomainError as err:
+        return refusal(err, invitations.get(public_id) if err.code != "unknown" else None)
+    form = ActionForm()
+    if request.method == "POST" and form.validate_on_submit():
+        try:
+            invitations.accept(inv, current_user._get_current_object(), current_actor())
+        except DomainError as err:
+            if err.code == "face_required":
+                db.session.rollback()
+                return start_face_check(person, handler.face_purpose,
+                                        url_for("invite.confirm", public_id=inv.public_id))
+            return refusal(err, inv)
+        return redirect(url_for("invite.done", public_id=inv.public_id))
+    return offer_page(inv, "invite/confirm.html",
+                      face_passed=face.has_pass(person, handler.face_purpose))
+
+
+@bp.route("/r/<public_id>/decline", methods=["POST"])
+@limiter.limit(_limit)
+def decline(public_id: str):
+    """拒绝 (no face check needed to say no)."""
+    if (response := login_needed(public_id)) is not None:
+        return response
+    if not ActionForm().validate_on_submit():
+        return redirect(url_for("invite.view", public_id=public_id))
+    try:
+        inv = load_mine(public_id)
+        invitations.decline(inv, current_user._get_current_object(), current_actor())
+    except DomainError as err:
+        return refusal(err, invitations.get(public_id) if err.code != "unknown" else None)
+    return redirect(url_for("invite.done", public_id=inv.public_id))
+
+
+@bp.route("/r/<public_id>/done")
+def done(public_id: str):
+    """The answer's result page, for the invitee."""
+    if (response := login_needed(public_id)) is not None:
+        return response
+    try:
+        inv = load_mine(public_id)
+    except DomainError as err:
+        return refusal(err)
+    if inv.used_at is None:
+        return redirect(url_for("invite.view", public_id=public_id))
+    handler = invitations.handler_for(inv.kind)
+    inviter = db.session.get(InsuredPerson, inv.inviter_person_id)
+    return render_template("invite/done.html", inv=inv, inviter=inviter, offer=handler.offer(inv),
+                           next_url=handler.done_url(inv, inv.outcome) or url_for("main.index"))
