@@ -1,0 +1,77 @@
+"""医保码 views: the person picker, one code page, and its JSON refresh / status endpoints."""
+
+from __future__ import annotations
+
+from flask import jsonify, make_response, render_template, request, url_for
+from flask_login import current_user
+
+from webapp.blueprints.codes import bp
+from webapp.services import codes
+from webapp.services.errors import DomainError
+from webapp.services.kinship_access import showable_people
+from webapp.web import current_actor, role_required
+
+
+def no_store(response):
+    """Codes are single use: never cache a page or answer that carries one."""
+    response.headers["Cache-Control"] = "no-store, private"
+    response.headers["Pragma"] = "no-cache"
+    return response
+
+
+def json_error(err: DomainError):
+    """A DomainError as the JSON body the page script understands."""
+    return no_store(make_response(
+        jsonify(error={"code": err.code, "message": err.message}), err.status
+    ))
+
+
+@bp.route("/")
+@role_required("insured")
+def index():
+    """医保码: myself and every 已绑定 relative, each leading to their code page."""
+    choices = [
+        codes.Subject(binding.public_id if binding else codes.ME, person, binding)
+        for person, binding in showable_people(current_user.person)
+    ]
+    return render_template("codes/index.html", choices=choices)
+
+
+@bp.route("/<subject>")
+@role_required("insured")
+def show(subject: str):
+    """One code page: QR, masked name and ID, countdown; scripts refresh and poll it."""
+    who = codes.resolve_subject(current_user.person, subject)
+    issued = codes.issue_code(current_user, subject, current_actor())
+    response = make_response(render_template(
+        "codes/show.html", who=who, issued=issued, qr=codes.qr_svg(issued.code),
+        refresh_url=url_for("codes.refresh", subject=subject),
+        status_url=url_for("codes.status", subject=subject),
+    ))
+    return no_store(response)
+
+
+@bp.route("/<subject>/refresh", methods=["POST"])
+@role_required("insured")
+def refresh(subject: str):
+    """A fresh code as JSON (POST with the CSRF header); 403/404 JSON when no longer allowed."""
+    try:
+        issued = codes.issue_code(current_user, subject, current_actor())
+    except DomainError as err:
+        return json_error(err)
+    return no_store(jsonify(issued.as_json()))
+
+
+@bp.route("/<subject>/status", methods=["POST"])
+@role_required("insured")
+def status(subject: str):
+    """What became of the codes this page showed (form c=CODE&c=CODE, newest last).
+
+    POST (with the CSRF header) so that live codes never appear in URLs or access logs.
+    """
+    shown = request.form.getlist("c")
+    try:
+        result = codes.code_status(current_user, subject, shown)
+    except DomainError as err:
+        return json_error(err)
+    return no_store(jsonify(result))

@@ -1,0 +1,38 @@
+"""消费记录 view: a person picker, then their settlements, newest first, paged, per month."""
+
+from __future__ import annotations
+
+from flask import render_template, request
+from flask_login import current_user
+
+from webapp.blueprints.records import bp
+from webapp.extensions import db
+from webapp.services import codes, records
+from webapp.services.errors import Forbidden
+from webapp.services.kinship_access import showable_people
+from webapp.web import role_required
+
+
+@bp.route("/")
+@role_required("insured")
+def index():
+    """消费记录 of ``?who=me`` (default) or ``?who=<binding public id>`` (已绑定 only)."""
+    key = request.args.get("who", codes.ME) or codes.ME
+    try:
+        who = codes.resolve_subject(current_user.person, key)
+    except Forbidden:
+        raise Forbidden("绑定已解除，无法查看该家人的消费记录", code="binding_ended") from None
+    choices = [
+        codes.Subject(binding.public_id if binding else codes.ME, person, binding)
+        for person, binding in showable_people(current_user.person)
+    ]
+    page = db.paginate(
+        records.person_query(who.person),
+        page=request.args.get("page", 1, type=int), per_page=20, error_out=False,
+    )
+    return render_template(
+        "records/index.html", who=who, choices=choices, page=page,
+        this_month=records.month_total(who.person),
+        months=records.month_totals(who.person, page.items),
+        china_month=records.china_month,
+    )

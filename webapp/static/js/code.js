@@ -1,0 +1,152 @@
+// 医保码 page: refresh the code every refresh_seconds and on tab focus, poll what became of
+// the codes shown here (paid / expired / used), and hide the code when offline or no longer
+// allowed. Data comes from data-* attributes of [data-code-page] (the CSP forbids inline JS).
+(function () {
+  "use strict";
+  var root = document.querySelector("[data-code-page]");
+  if (!root) return;
+
+  var $ = function (sel) { return root.querySelector(sel); };
+  var refreshUrl = root.dataset.refreshUrl;
+  var statusUrl = root.dataset.statusUrl;
+  var refreshSeconds = parseInt(root.dataset.refreshSeconds, 10) || 60;
+  var validSeconds = parseInt(root.dataset.validSeconds, 10) || 90;
+  var csrf = root.dataset.csrf || "";
+  var POLL_MS = 2000;
+
+  var qrBox = $("[data-qr-box]");
+  var qr = $("[data-qr]");
+  var display = $("[data-display]");
+  var seconds = $("[data-seconds]");
+  var note = $("[data-note]");
+  var offline = $("[data-offline]");
+  var ended = $("[data-ended]");
+  var result = $("[data-result]");
+
+  var codes = [root.dataset.code];   // codes shown on this page, newest last
+  var issuedAt = Date.now();
+  var lastRefresh = 0;
+  var busy = false;
+  var stopped = false;
+  var seen = {};                     // settlements already announced
+  var noteTimer = null;
+
+  function say(text) {
+    note.textContent = text;
+    note.hidden = false;
+    clearTimeout(noteTimer);
+    noteTimer = setTimeout(function () { note.hidden = true; }, 6000);
+  }
+
+  function goOffline() {
+    if (stopped) return;
+    qrBox.hidden = true;
+    offline.hidden = false;
+  }
+
+  function stop(message) {
+    stopped = true;
+    qrBox.hidden = true;
+    offline.hidden = true;
+    note.hidden = true;
+    $("[data-ended-text]").textContent = message || "绑定已解除，无法继续出示";
+    ended.hidden = false;
+  }
+
+  function show(data) {
+    qr.innerHTML = data.svg;          // server-made SVG of an opaque code, no user text
+    display.textContent = data.display;
+    codes.push(data.code);
+    codes = codes.slice(-8);           // covers a code's 90 s + the 5 min settlement token
+    issuedAt = Date.now();
+    refreshSeconds = data.refresh_in || refreshSeconds;
+    validSeconds = data.expires_in || validSeconds;
+    seconds.textContent = refreshSeconds;
+    offline.hidden = true;
+    qrBox.hidden = false;
+  }
+
+  function refusal(response) {
+    return response.json().catch(function () { return {}; }).then(function (body) {
+      stop(body && body.error && body.error.message);
+    });
+  }
+
+  function refresh(why) {
+    if (stopped || busy) return Promise.resolve();
+    if (!navigator.onLine) { goOffline(); return Promise.resolve(); }
+    busy = true;
+    lastRefresh = Date.now();
+    return fetch(refreshUrl, {
+      method: "POST",
+      credentials: "same-origin",
+      cache: "no-store",
+      headers: { "X-CSRFToken": csrf, "Accept": "application/json" }
+    }).then(function (response) {
+      if (response.status === 403 || response.status === 404) return refusal(response);
+      if (!response.ok) throw new Error("HTTP " + response.status);
+      return response.json().then(function (data) {
+        show(data);
+        if (why === "stale") say("该码已失效，已为您刷新");
+      });
+    }).catch(goOffline).then(function () { busy = false; });
+  }
+
+  function tick() {
+    if (stopped) return;
+    var elapsed = (Date.now() - issuedAt) / 1000;
+    seconds.textContent = Math.max(0, Math.ceil(refreshSeconds - elapsed));
+    // After a failed attempt, retry every few seconds rather than every tick.
+    if (elapsed >= refreshSeconds && Date.now() - lastRefresh > 3000) {
+      refresh(elapsed >= validSeconds ? "stale" : "timer");
+    }
+  }
+
+  function announce(data) {
+    if (seen[data.settlement]) return;
+    seen[data.settlement] = true;
+    $("[data-result-text]").textContent = data.message;
+    $("[data-result-where]").textContent = data.pharmacy || "";
+    result.hidden = false;
+    codes = [];                       // the paid code is done; show() adds the fresh one
+    refresh("paid");
+  }
+
+  function poll() {
+    if (stopped || document.hidden || busy || !navigator.onLine) return;
+    var body = new URLSearchParams();
+    codes.forEach(function (c) { body.append("c", c); });
+    fetch(statusUrl, {
+      method: "POST",
+      body: body,
+      credentials: "same-origin",
+      cache: "no-store",
+      headers: { "X-CSRFToken": csrf, "Accept": "application/json" }
+    }).then(function (response) {
+      if (response.status === 403 || response.status === 404) return refusal(response);
+      if (!response.ok) throw new Error("HTTP " + response.status);
+      return response.json().then(function (data) {
+        if (data.state === "paid") announce(data);
+        else if (!offline.hidden) refresh("online");
+        else if (data.state === "expired" || data.state === "used" || data.state === "unknown") {
+          refresh("stale");
+        }
+      });
+    }).catch(goOffline);
+  }
+
+  function wake() {
+    if (document.hidden || Date.now() - lastRefresh < 2000) return;
+    refresh((Date.now() - issuedAt) / 1000 >= validSeconds ? "stale" : "focus");
+  }
+
+  $("[data-refresh]").addEventListener("click", function () { refresh("click"); });
+  document.addEventListener("visibilitychange", wake);
+  window.addEventListener("focus", wake);
+  window.addEventListener("pageshow", function (event) { if (event.persisted) wake(); });
+  window.addEventListener("offline", goOffline);
+  window.addEventListener("online", function () { refresh("online"); });
+  if (!navigator.onLine) goOffline();
+  setInterval(tick, 1000);
+  setInterval(poll, POLL_MS);
+})();
