@@ -1,0 +1,131 @@
+"""Seeding the bench database: the demo data, a bench family, a pharmacy with an API key,
+background rows (registry people, bindings, codes) and a pool of live codes for verify."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from sqlalchemy import inspect
+
+from webapp import clock
+from webapp.extensions import db
+from webapp.idnumber import make_id_number, parse_id_number
+from webapp.models import (
+    InsuranceCode,
+    InsuredPerson,
+    KinshipBinding,
+    LedgerEntry,
+    PersonalAccount,
+    Pharmacy,
+    User,
+)
+
+PASSWORD = "Bench-Passw0rd!"
+PHONE = "13700000001"
+REGION = "360102"
+
+
+@dataclass
+class Seeded:
+    phone: str
+    password: str
+    api_key: str
+    demo: str  # what the demo seed did
+
+
+def create_schema(reset: bool) -> None:
+    """Schema through the migrations when there are any (else create_all)."""
+    if reset:
+        db.drop_all()
+    if inspect(db.engine).has_table("user_account"):
+        raise SystemExit("bench: the database is not empty (pass --reset to wipe it)")
+    from webapp.cli.demo import create_schema as app_create_schema
+
+    app_create_schema()
+    if not inspect(db.engine).has_table("api_key"):  # migrations that predate the API
+        db.create_all()
+
+
+def _person(name: str, birth: date, seq: int, balance_fen: int = 0,
+            insurance_type: str = "employee", phone: str | None = None) -> InsuredPerson:
+    number = make_id_number(REGION, birth, seq % 1000)
+    info = parse_id_number(number)
+    person = InsuredPerson(id_number=number, name=name, gender=info.gender,
+                           birth_date=info.birth_date, phone=phone,
+                           region_code=info.province_code, insurance_type=insurance_type,
+                           status="active")
+    db.session.add(person)
+    db.session.flush()
+    if insurance_type == "employee":
+        account = PersonalAccount(person_id=person.id, balance_fen=balance_fen)
+        db.session.add(account)
+        db.session.flush()
+        if balance_fen:
+            db.session.add(LedgerEntry(account_id=account.id, amount_fen=balance_fen,
+                                       balance_after_fen=balance_fen, kind="opening",
+                                       memo="期初余额"))
+    return person
+
+
+def seed(people: int = 2000, old_codes: int = 5000) -> Seeded:
+    """Demo data (when webapp.demo exists), a bench family, a pharmacy + key, background rows."""
+    try:
+        from webapp.demo import seed_demo
+    except ImportError:
+        demo = "webapp.demo not present: demo seed skipped"
+    else:
+        seed_demo()
+        demo = "webapp.demo.seed_demo() loaded"
+
+    rnd = random.Random(8)
+    mother = _person("李红", date(1987, 3, 14), 402, balance_fen=50_000_00, phone=PHONE)
+    user = User(phone=PHONE, role="insured", person_id=mother.id)
+    user.set_password(PASSWORD)
+    db.session.add(user)
+    now = clock.now()
+    for i, (name, year) in enumerate((("张小明", 2016), ("张小红", 2019))):
+        child = _person(name, date(year, 5, 1 + i), 101 + i * 2, balance_fen=2000)
+        db.session.add(KinshipBinding(holder_person_id=mother.id, member_person_id=child.id,
+                                      relation="child", status="active",
+                                      region_code=mother.region_code, bound_at=now))
+    # Background: registry people with bindings and a history of expired codes.
+    others = []
+    for i in range(people):
+        birth = date(1950, 1, 1) + timedelta(days=rnd.randrange(365 * 60))
+        others.append(_person(f"参保人{i}", birth, rnd.randrange(1000), balance_fen=10000))
+        if i % 500 == 499:
+            db.session.flush()
+    for a, b in zip(others[::2], others[1::2], strict=False):
+        db.session.add(KinshipBinding(holder_person_id=a.id, member_person_id=b.id,
+                                      relation="spouse", status="active",
+                                      region_code=a.region_code, bound_at=now))
+    from webapp.services.codes import hash_code, new_code_string
+
+    for i in range(old_codes):
+        person = others[i % len(others)]
+        created = now - timedelta(minutes=10 + i % 40)
+        db.session.add(InsuranceCode(code_hash=hash_code(new_code_string()),
+                                     person_id=person.id, created_at=created,
+                                     expires_at=created + timedelta(seconds=90)))
+    pharmacy = Pharmacy(code="BENCH0001", name="压测大药房", region_code="360000")
+    db.session.add(pharmacy)
+    db.session.commit()
+    from webapp.services.api_keys import create_key
+    from webapp.services.audit import Actor
+
+    _, raw = create_key(pharmacy.code, "bench", Actor(label="bench"))
+    return Seeded(PHONE, PASSWORD, raw, demo)
+
+
+def live_codes(count: int) -> list[str]:
+    """Fresh codes of the bench user and the children (valid for the policy's 90 s)."""
+    from webapp.services import codes
+    from webapp.services.audit import Actor
+
+    user = db.session.scalar(db.select(User).filter_by(phone=PHONE))
+    keys = [codes.ME] + [b.public_id for b in db.session.scalars(
+        db.select(KinshipBinding).filter_by(holder_person_id=user.person_id)).all()]
+    actor = Actor(user=user, label="bench")
+    return [codes.issue_code(user, keys[i % len(keys)], actor).code for i in range(count)]
