@@ -1,0 +1,309 @@
+"""家庭共济 pages.
+
+Owner: ``aid.index`` (成员列表 of my group, or how to open one), ``aid.create`` → face check
+(``aid_create``) → ``aid.create_notice`` (告知书 + agree → the group), ``aid.add_member``,
+``aid.member`` (one member; remove / withdraw, resend the invitation, change the Jiangsu
+window), ``aid.spending`` (消费明细, filter by member and month).
+Member: ``aid.joined`` (被绑定列表) and ``aid.leave``.
+
+Every object is loaded by public id through ``aid.owner_member`` (the current user owns the
+group) or ``aid.my_membership`` (the current user is the member): 404 for anyone else.
+"""
+
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, request, session, url_for
+from flask_login import current_user
+
+from webapp.blueprints.aid import bp
+from webapp.blueprints.aid.forms import ActionForm, AddMemberForm, NoticeForm, WindowForm, cap_fen
+from webapp.blueprints.face import start_face_check
+from webapp.extensions import db
+from webapp.models import AidMember, InsuredPerson
+from webapp.policy import relation_label
+from webapp.services import aid, aid_payments, face, letters
+from webapp.services.errors import DomainError
+from webapp.web import attempt, current_actor, role_required
+
+INVITED = "aid_invited"
+PAGE_SIZE = 20
+
+
+def me() -> InsuredPerson:
+    """The logged-in insured person."""
+    return current_user.person
+
+
+def _qr(link: str):
+    """The QR of an invitation link (the 亲情账户 wizard's SVG helper)."""
+    from webapp.blueprints.family.wizard import qr_svg
+
+    return qr_svg(link)
+
+
+# --- my group (成员列表) ---------------------------------------------------------------------
+
+@bp.route("/")
+@role_required("insured")
+def index():
+    """家庭共济: my group and its 成员列表, or how to open one."""
+    aid.housekeeping(me())
+    group = aid.group_of(me())
+    rules = aid.rules_for(me())
+    rows = aid.member_rows(group) if group else []
+    open_count = sum(1 for r in rows if r.member.is_open)
+    return render_template(
+        "aid/index.html", group=group, rules=rules, rows=rows, open_count=open_count,
+        full=open_count >= rules.max_members, refusal=aid.can_create(me()) if not group else "",
+        balance_fen=me().balance_fen, joined_count=len(aid.joined_rows(me())),
+        relation_label=relation_label,
+    )
+
+
+@bp.route("/create", methods=["GET", "POST"])
+@role_required("insured")
+def create():
+    """开通家庭共济, step 1: who may, what it means; start with the owner's face check."""
+    if aid.group_of(me()) is not None:
+        flash(aid.MSG_EXISTS, "warning")
+        return redirect(url_for("aid.index"))
+    form = ActionForm()
+    refusal = aid.can_create(me())
+    if form.validate_on_submit() and not refusal:
+        target = url_for("aid.create_notice")
+        if face.has_pass(me(), aid.CREATE_PURPOSE):
+            return redirect(target)
+        return start_face_check(me(), aid.CREATE_PURPOSE, target)
+    return render_template("aid/create.html", form=form, refusal=refusal,
+                           rules=aid.rules_for(me()), balance_fen=me().balance_fen)
+
+
+@bp.route("/create/notice", methods=["GET", "POST"])
+@role_required("insured")
+def create_notice():
+    """开通家庭共济, step 2: the 家庭共济告知书; agreeing creates the group."""
+    if aid.group_of(me()) is not None:
+        flash(aid.MSG_EXISTS, "warning")
+        return redirect(url_for("aid.index"))
+    if not face.has_pass(me(), aid.CREATE_PURPOSE):
+        flash("请先完成人脸识别", "warning")
+        return redirect(url_for("aid.create"))
+    form = NoticeForm()
+    if form.validate_on_submit():
+        group = attempt(form, aid.create_group, me(), bool(form.agree.data), current_actor())
+        if group is not None:
+            flash("家庭共济已开通", "success")
+            return redirect(url_for("aid.index"))
+    return render_template("aid/notice.html", form=form, version=aid.NOTICE_VERSION,
+                           blocks=letters.blocks(aid.notice_text(me())))
+
+
+# --- adding members -----------------------------------------------------------------------
+
+def _window_values(form: WindowForm, rules) -> dict:
+    values = {}
+    if rules.authorisation_window:
+        values.update(starts_on=form.starts_on.data, ends_on=form.ends_on.data)
+    if rules.monthly_cap_allowed:
+        values["monthly_cap_fen"] = cap_fen(form.monthly_cap.data)
+    return values
+
+
+@bp.route("/members/add", methods=["GET", "POST"])
+@role_required("insured")
+def add_member():
+    """添加共济成员: name + ID number + relation, or pick a bound 亲情账户 relative."""
+    group = aid.group_of(me())
+    if group is None:
+        return redirect(url_for("aid.index"))
+    rules = aid.rules_for(me())
+    bindings = aid.pickable_bindings(me())
+    form = AddMemberForm()
+    form.relation.choices = [("", "请选择")] + aid.relation_choices(me())
+    picked = None
+    if request.method == "GET" and request.args.get("pick"):
+        picked = next((b for b in bindings if b.public_id == request.args["pick"]), None)
+        if picked is not None:
+            form.pick.data = picked.public_id
+            if picked.relation in rules.relations:
+                form.relation.data = picked.relation
+    elif form.pick.data:
+        picked = next((b for b in bindings if b.public_id == form.pick.data), None)
+    if form.validate_on_submit():
+        added = attempt(form, aid.add_member, me(), form.relation.data, current_actor(),
+                        name=form.name.data or "", id_number=form.id_number.data or "",
+                        pick=form.pick.data or "", **_window_values(form, rules))
+        if picked is not None:  # no name/ID fields on the page: say it above the form
+            for f in (form.name, form.id_number, form.pick):
+                form.form_errors.extend(f.errors)
+                f.errors = []
+        if added is not None:
+            if added.token:
+                session[INVITED] = {"member": added.member.public_id, "token": added.token}
+                flash("邀请已生成，请把链接发给对方", "success")
+            else:
+                flash("已加入家庭共济", "success")
+            return redirect(url_for("aid.member", public_id=added.member.public_id))
+    return render_template("aid/add.html", form=form, rules=rules, bindings=bindings,
+                           picked=picked, relation_label=relation_label,
+                           counter=aid.count_text(me(), group),
+                           full=len(aid.open_members(group)) >= rules.max_members)
+
+
+# --- one member ---------------------------------------------------------------------------
+
+@bp.route("/members/<public_id>")
+@role_required("insured")
+def member(public_id: str):
+    """One member of my group: state, limits, spending, and what can be done."""
+    aid.housekeeping(me())
+    m = aid.owner_member(me(), public_id)
+    rules = aid.rules_for(me())
+    link = share = qr = None
+    stash = session.get(INVITED)
+    if isinstance(stash, dict) and stash.get("member") == m.public_id \
+            and m.status == "pending_confirm":
+        session.pop(INVITED, None)
+        link = url_for("invite.show", token=stash["token"], _external=True)
+        share = (f"{me().name}邀请您加入其医保家庭共济，请在手机浏览器中打开链接，"
+                 f"登录后完成人脸识别并确认：{link}")
+        qr = _qr(link)
+    window_form = WindowForm(formdata=None, starts_on=m.starts_on, ends_on=m.ends_on,
+                             monthly_cap=aid.yuan_text(m.monthly_cap_fen)
+                             if m.monthly_cap_fen else "")
+    inv = None
+    if m.status == "pending_confirm":
+        found = aid.invitations.open_for(aid.KIND, m.id)
+        inv = found[-1] if found else None
+    spent = aid.spent_this_year(me()).get(m.person_id, 0)
+    return render_template("aid/member.html", m=m, relation=relation_label(m.relation),
+                           rules=rules, form=ActionForm(), window_form=window_form,
+                           link=link, share=share, qr=qr, inv=inv, spent=spent,
+                           limits=aid.window_text(m),
+                           self_confirm_age=rules.self_confirm_age)
+
+
+def _act(fn, *args, success: str, back: str):
+    """One state change from a button: a DomainError becomes a flash; back to the page."""
+    if not ActionForm().validate_on_submit():
+        flash("页面已过期，请重试", "error")
+        return redirect(back)
+    try:
+        fn(*args)
+    except DomainError as err:
+        db.session.rollback()
+        flash(err.message, "error")
+        return redirect(back)
+    flash(success, "success")
+    return None
+
+
+@bp.route("/members/<public_id>/remove", methods=["POST"])
+@role_required("insured")
+def remove_member(public_id: str):
+    """移除成员 (or 撤回邀请 of a 待确认 one)."""
+    m = aid.owner_member(me(), public_id)
+    success = "已撤回邀请" if m.status == "pending_confirm" else "已移除共济成员"
+    back = url_for("aid.member", public_id=public_id)
+    return _act(aid.remove_member, me(), m, current_actor(), success=success, back=back) \
+        or redirect(url_for("aid.index"))
+
+
+@bp.route("/members/<public_id>/resend", methods=["POST"])
+@role_required("insured")
+def resend(public_id: str):
+    """重新发送邀请: a fresh link (shown once), the old one stops working."""
+    m = aid.owner_member(me(), public_id)
+    back = url_for("aid.member", public_id=public_id)
+    if not ActionForm().validate_on_submit():
+        flash("页面已过期，请重试", "error")
+        return redirect(back)
+    try:
+        token = aid.resend(me(), m, current_actor())
+    except DomainError as err:
+        db.session.rollback()
+        flash(err.message, "error")
+        return redirect(back)
+    session[INVITED] = {"member": m.public_id, "token": token}
+    flash("已生成新的邀请链接，原链接已失效", "success")
+    return redirect(back)
+
+
+@bp.route("/members/<public_id>/window", methods=["POST"])
+@role_required("insured")
+def window(public_id: str):
+    """Change the authorisation window / monthly cap (where the policy allows)."""
+    m = aid.owner_member(me(), public_id)
+    rules = aid.rules_for(me())
+    if not (rules.authorisation_window or rules.monthly_cap_allowed):
+        abort(404)
+    form = WindowForm()
+    back = url_for("aid.member", public_id=public_id)
+    if form.validate_on_submit():
+        values = {"starts_on": None, "ends_on": None, "monthly_cap_fen": None,
+                  **_window_values(form, rules)}
+        done = attempt(form, aid.set_window, me(), m, values["starts_on"], values["ends_on"],
+                       values["monthly_cap_fen"], current_actor())
+        if done is not None:
+            flash("共济授权已更新", "success")
+            return redirect(back)
+    for f in (form.starts_on, form.ends_on, form.monthly_cap):
+        for e in f.errors:
+            flash(e, "error")
+    for e in form.form_errors:
+        flash(e, "error")
+    return redirect(back)
+
+
+# --- 被绑定列表 -----------------------------------------------------------------------------
+
+@bp.route("/joined")
+@role_required("insured")
+def joined():
+    """被绑定列表: groups I belong to, whose owner's balance I may use."""
+    return render_template("aid/joined.html", rows=aid.joined_rows(me()), form=ActionForm(),
+                           has_group=aid.group_of(me()) is not None)
+
+
+@bp.route("/joined/<public_id>/leave", methods=["POST"])
+@role_required("insured")
+def leave(public_id: str):
+    """退出 a group (or decline a 待确认 invitation)."""
+    m = aid.my_membership(me(), public_id)
+    success = "已退出家庭共济" if m.status == "active" else "已拒绝共济邀请"
+    back = url_for("aid.joined")
+    return _act(aid.leave, me(), m, current_actor(), success=success, back=back) \
+        or redirect(back)
+
+
+# --- 消费明细 -------------------------------------------------------------------------------
+
+@bp.route("/spending")
+@role_required("insured")
+def spending():
+    """消费明细: every payment from my account for a member, by member and month, with totals."""
+    group = aid.group_of(me())
+    if group is None:
+        return redirect(url_for("aid.index"))
+    # Filter choices: each person who was ever a member (newest membership names them).
+    choices: dict[str, AidMember] = {}
+    seen: set[int] = set()
+    for m in sorted(group.members, key=lambda m: m.id, reverse=True):
+        if m.person_id not in seen:
+            seen.add(m.person_id)
+            choices[m.public_id] = m
+    who = choices.get(request.args.get("member", ""))
+    month = aid_payments.parse_month(request.args.get("month"))
+    person_id = who.person_id if who else None
+    page = db.paginate(aid_payments.spending_query(me(), person_id, month),
+                       page=request.args.get("page", 1, type=int), per_page=PAGE_SIZE,
+                       error_out=False)
+    count, total, per_member = aid_payments.totals(me(), person_id, month)
+    return render_template(
+        "aid/spending.html", page=page, rows=aid_payments.spendings(page.items),
+        choices=list(choices.values()), who=who, month=month,
+        months=aid_payments.recent_months(), count=count, total=total, per_member=per_member,
+        relation_label=relation_label, balance_fen=me().balance_fen,
+        filters={"member": who.public_id if who else "",
+                 "month": month.strftime("%Y-%m") if month else ""},
+    )
