@@ -1,0 +1,100 @@
+"""The insured person's side of review: an application's status with 重新提交, and
+"谁出示过我的医保码" (who showed my code on my behalf)."""
+
+from __future__ import annotations
+
+from flask import current_app, flash, make_response, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from webapp.blueprints.review import bp
+from webapp.blueprints.review.forms import ResubmitForm
+from webapp.extensions import db
+from webapp.policy import material_label, relation_label
+from webapp.services import audit_search, materials, review
+from webapp.services.errors import DomainError
+from webapp.services_catalog import service_url
+from webapp.web import attempt, current_actor, role_required
+
+
+def holder():
+    """The logged-in insured person."""
+    return current_user.person
+
+
+@bp.route("/my/<public_id>", methods=["GET", "POST"])
+@role_required("insured")
+def application(public_id: str):
+    """My application: 待审核 with its expected date, or 未通过 with the reason and 重新提交."""
+    binding = review.holder_binding(holder(), public_id)
+    form = ResubmitForm()
+    allowed = None
+    blocked = ""
+    if binding.status == "rejected":
+        try:
+            allowed = review.resubmit_rules(binding)
+        except DomainError as err:
+            blocked = err.message
+    if allowed is not None:
+        form.material_type.choices = [(c, material_label(c)) for c in allowed.materials]
+        if request.method == "GET" and binding.material is not None \
+                and binding.material.material_type in allowed.materials:
+            form.material_type.data = binding.material.material_type
+    if request.method == "POST":
+        if allowed is None:
+            flash(blocked or review.NOT_PENDING_RESUBMIT, "error")
+            return redirect(url_for("review.application", public_id=public_id))
+        if form.validate_on_submit():
+            if resubmitted(binding, form):
+                flash("已重新提交，请等待审核", "success")
+                return redirect(url_for("review.application", public_id=public_id))
+    response = make_response(render_template(
+        "review/application.html", binding=binding, form=form, allowed=allowed,
+        blocked=blocked, relation=relation_label(binding.relation),
+        waiting=review.waiting(binding) if binding.status == "pending_review" else None,
+        material_name=material_label(binding.material.material_type)
+        if binding.material else "",
+        formats=materials.formats_text(allowed.formats) if allowed else "",
+        max_text=materials.size_text(allowed.max_bytes) if allowed else "",
+        family_url=back_url(binding),
+    ), 400 if form.errors or form.form_errors else 200)
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+def back_url(binding) -> str:
+    """The holder's page of this member when it exists, else the 家庭 tab."""
+    if "family.member" in current_app.view_functions:
+        return url_for("family.member", public_id=binding.public_id)
+    return service_url("kinship")
+
+
+def resubmitted(binding, form: ResubmitForm) -> bool:
+    """Store the new file with the materials service, then put the binding back in the queue.
+
+    A new file that cannot be used is deleted again.
+    """
+    upload = form.file.data
+    if not upload or not getattr(upload, "filename", ""):
+        form.file.errors = ["请选择新的证明材料文件"]
+        return False
+    material = attempt(form, review.store_material, holder(), binding,
+                       form.material_type.data or "", upload.stream, current_actor())
+    if material is None:
+        return False
+    done = attempt(form, review.resubmit, holder(), binding.public_id, material,
+                   current_actor())
+    if done is None:
+        materials.discard_unused(holder(), material.public_id)
+        db.session.refresh(binding)
+        return False
+    return True
+
+
+@bp.route("/shown-my-code")
+@role_required("insured")
+def code_shows():
+    """谁出示过我的医保码: each holder who showed my code on my behalf, and when."""
+    page = audit_search.code_shows(holder(), page=max(1, request.args.get("page", 1, type=int)))
+    response = make_response(render_template("privacy/code_shows.html", page=page))
+    response.headers["Cache-Control"] = "private, no-store"
+    return response

@@ -1,0 +1,201 @@
+"""Reviewer pages (医保经办机构, reviewer role only): the 待审核 queue, one application with its
+material and signed 承诺书, the decision, and the 审计日志 search with its CSV export."""
+
+from __future__ import annotations
+
+from flask import (
+    Response,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
+from flask_login import current_user
+
+from webapp import clock
+from webapp.blueprints.review import bp
+from webapp.blueprints.review.forms import AuditSearchForm, DecisionForm
+from webapp.extensions import db
+from webapp.policy import material_label, relation_label
+from webapp.services import audit_search, letters, review
+from webapp.services.audit_search import AuditQuery
+from webapp.services.errors import Conflict, DomainError
+from webapp.web import attempt, current_actor, role_required
+
+PER_PAGE = 20
+
+
+def private(response):
+    """Reviewer pages carry personal data: never cache them."""
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+def page_arg() -> int:
+    """?page=N (1 when missing or bad)."""
+    return max(1, request.args.get("page", 1, type=int) or 1)
+
+
+@bp.route("/")
+@role_required("reviewer")
+def queue():
+    """待审核 (oldest first, waited vs the deadline, overdue marked) or 已处理 (?tab=done)."""
+    tab = "done" if request.args.get("tab") == "done" else "pending"
+    stmt = review.decided_query() if tab == "done" else review.queue_query()
+    page = db.paginate(stmt, page=page_arg(), per_page=PER_PAGE, error_out=False)
+    today = clock.today()
+    rows = [
+        (b, review.waiting(b, today) if b.status == "pending_review" else None)
+        for b in page.items
+    ]
+    reviewers = review.reviewer_names({b.reviewer_user_id for b in page.items})
+    return private(make_response(render_template(
+        "review/queue.html", tab=tab, page=page, rows=rows, today=today,
+        pending=review.pending_count(), relation_label=relation_label, reviewers=reviewers,
+    )))
+
+
+def detail_page(binding, form: DecisionForm, status: int = 200):
+    """The application page (also re-rendered with the form's errors)."""
+    today = clock.today()
+    letter = binding.letter
+    intact = None
+    if letter is not None:
+        try:
+            intact = letters.text_sha256(letters.letter_text(letter.version)) == letter.text_sha256
+        except RuntimeError:
+            intact = False
+    response = make_response(render_template(
+        "review/detail.html", binding=binding, form=form, today=today,
+        holder=binding.holder, member=binding.member, material=binding.material,
+        letter=letter, intact=intact,
+        waiting=review.waiting(binding, today) if binding.status == "pending_review" else None,
+        relation=relation_label(binding.relation),
+        material_name=material_label(binding.material.material_type) if binding.material else "",
+        history=review.history(binding), action_label=audit_search.action_label,
+        reasons=review.REJECT_REASONS,
+    ), status)
+    return private(response)
+
+
+@bp.route("/<public_id>")
+@role_required("reviewer")
+def detail(public_id: str):
+    """One application: the relative (masked), the relation, the material, the letter."""
+    binding = review.for_reviewer(public_id)
+    form = DecisionForm(version=str(binding.version))
+    return detail_page(binding, form)
+
+
+@bp.route("/<public_id>/decide", methods=["POST"])
+@role_required("reviewer")
+def decide(public_id: str):
+    """通过 / 不通过. The loser of two reviewers deciding at once is told, nothing changes."""
+    binding = review.for_reviewer(public_id)
+    form = DecisionForm()
+    if not form.validate_on_submit():
+        return detail_page(binding, form, 400)
+    try:
+        version = int(form.version.data) if form.version.data else None
+    except ValueError:
+        version = None
+    reviewer = current_user._get_current_object()
+    try:
+        if form.reject.data:
+            done = attempt(form, told(review.reject), public_id, reviewer,
+                           form.reason.data or "", form.note.data or "", current_actor(),
+                           expected_version=version)
+        else:
+            done = attempt(form, told(review.approve), public_id, reviewer, current_actor(),
+                           expected_version=version)
+    except Lost as lost:
+        db.session.rollback()
+        flash(lost.message, "error")
+        return redirect(url_for("review.detail", public_id=public_id))
+    if done is None:
+        return detail_page(review.for_reviewer(public_id), form, 400)
+    if done.status == "active":
+        flash("已审核通过，已通知申请人", "success")
+    else:
+        flash("已审核不通过，已通知申请人", "success")
+    return redirect(url_for("review.queue"))
+
+
+class Lost(Exception):
+    """Another reviewer decided first (or the material changed): not a form error."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+def told(fn):
+    """The service call, with a Conflict turned into Lost so attempt() lets it through."""
+
+    def call(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except Conflict as err:
+            raise Lost(err.message) from err
+
+    return call
+
+
+# --- 审计日志 --------------------------------------------------------------------------------
+
+def audit_query(form: AuditSearchForm) -> AuditQuery:
+    """The search terms of a validated form."""
+    return AuditQuery(
+        id_number=form.id_number.data or "",
+        actor=form.actor.data or "",
+        date_from=form.date_from.data,
+        date_to=form.date_to.data,
+        action=form.action.data or "",
+    )
+
+
+@bp.route("/audit")
+@role_required("reviewer")
+def audit():
+    """审计日志: search by ID number, actor (phone or label), date range and action; paged."""
+    form = AuditSearchForm(request.args)
+    form.action.choices = [("", "全部操作"), *audit_search.known_actions()]
+    results = None
+    query = AuditQuery()
+    if form.validate():
+        query = audit_query(form)
+        try:
+            results = audit_search.search(query, page=page_arg())
+        except DomainError as err:
+            field = getattr(form, err.field or "", None)
+            if field is not None:
+                field.errors = [*field.errors, err.message]
+            else:
+                form.form_errors.append(err.message)
+            results = None
+    return private(make_response(render_template(
+        "review/audit.html", form=form, results=results, args=query.as_args(),
+    )))
+
+
+@bp.route("/audit.csv")
+@role_required("reviewer")
+def audit_csv():
+    """The same search as CSV (UTF-8 with BOM for Excel, China time, masked)."""
+    form = AuditSearchForm(request.args)
+    form.action.choices = [("", "全部操作")]
+    if not form.validate():
+        flash("搜索条件有误，请修改后再导出", "error")
+        return redirect(url_for("review.audit", **request.args))
+    try:
+        chunks = audit_search.export_csv(audit_query(form), current_actor())
+    except DomainError as err:
+        flash(err.message, "error")
+        return redirect(url_for("review.audit", **request.args))
+    name = f"audit-{clock.to_china(clock.now()).strftime('%Y%m%d-%H%M%S')}.csv"
+    response = Response(stream_with_context(chunks), mimetype="text/csv; charset=utf-8")
+    response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    return private(response)
