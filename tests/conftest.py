@@ -13,6 +13,7 @@ from sqlalchemy import text
 from webapp import clock, create_app
 from webapp.extensions import db, limiter
 
+
 def _worker_database(url: str) -> str:
     """Under pytest-xdist each worker gets its own PostgreSQL database (created on demand)."""
     worker = os.environ.get("PYTEST_XDIST_WORKER")

@@ -56,8 +56,9 @@ def test_own_account_then_owner_then_cash_with_ledger_rows(app, factory):
     assert (entry.settlement_id, entry.beneficiary_person_id) == (s.id, son.person.id)
     assert "王*明" in entry.memo and "仁心大药房" in entry.memo
     assert "家庭共济支付通知" in inbox(owner.person)
-    body = db.session.scalar(select(Message.body).where(Message.title == "家庭共济支付通知"))
-    assert "王*明" in body and "¥10.00" in body
+    body, link = db.session.execute(
+        select(Message.body, Message.link).where(Message.title == "家庭共济支付通知")).one()
+    assert "王*明" in body and "¥10.00" in body and link == "/aid/spending"
     assert audit_count("settlement.create") == 1
     assert_ledger_matches_balances()
 

@@ -473,6 +473,8 @@ def test_who_showed_my_code_empty_and_only_for_insured(app, client, factory):
     user = factory.user()
     login(client, user)
     assert "近180天没有人代您出示过医保码" in html(client.get("/review/shown-my-code"))
+    me = html(client.get("/auth/me"))
+    assert 'href="/review/shown-my-code"' in me and "谁出示过我的医保码" in me
     login(client, factory.staff(role="pharmacy"))
     assert client.get("/review/shown-my-code").status_code == 403
 

@@ -6,7 +6,7 @@ Tests freeze or shift it (``clock.freeze(...)``) instead of patching datetime ev
 from __future__ import annotations
 
 from contextlib import contextmanager
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 CHINA = ZoneInfo("Asia/Shanghai")
@@ -18,7 +18,7 @@ def now() -> datetime:
     """Current time as a naive UTC datetime (what the database stores)."""
     if _frozen is not None:
         return _frozen
-    return datetime.now(timezone.utc).replace(tzinfo=None) + _offset
+    return datetime.now(UTC).replace(tzinfo=None) + _offset
 
 
 def today() -> date:
@@ -28,13 +28,13 @@ def today() -> date:
 
 def to_china(moment: datetime) -> datetime:
     """A stored naive-UTC datetime as an aware Asia/Shanghai datetime."""
-    return moment.replace(tzinfo=timezone.utc).astimezone(CHINA)
+    return moment.replace(tzinfo=UTC).astimezone(CHINA)
 
 
 def china_midnight_utc(day: date) -> datetime:
     """The naive-UTC instant at which the given China calendar day begins."""
     local = datetime(day.year, day.month, day.day, tzinfo=CHINA)
-    return local.astimezone(timezone.utc).replace(tzinfo=None)
+    return local.astimezone(UTC).replace(tzinfo=None)
 
 
 def freeze(moment: datetime | None) -> None:

@@ -10,7 +10,6 @@ from webapp import clock
 from webapp.masking import mask_id, mask_name, mask_phone
 from webapp.regions import province_name
 
-
 # Vendored front-end files (see static/vendor/README.md); one place names their paths.
 VENDOR = {
     "weui": "vendor/weui-2.6.26/weui.min.css",

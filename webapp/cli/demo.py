@@ -37,7 +37,7 @@ def register(app: Flask) -> None:
             click.echo("正在创建数据库并写入演示数据 …")
             create_schema()
             seed_demo()
-        click.echo("\n演示账号（密码均为 %s）：" % DEMO_LOGINS["password"])
+        click.echo(f"\n演示账号（密码均为 {DEMO_LOGINS['password']}）：")
         for role, phone, who in DEMO_LOGINS["accounts"]:
             click.echo(f"  {role:<8} {phone}  {who}")
         click.echo("\n打开 http://127.0.0.1:5000/ （手机可用本机局域网地址访问）\n")

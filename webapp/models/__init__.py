@@ -6,7 +6,6 @@ from webapp.models.api_key import ApiKey
 from webapp.models.audit import AuditLog
 from webapp.models.codes import InsuranceCode
 from webapp.models.face import FaceCheck
-from webapp.models.message import Message
 from webapp.models.kinship import (
     BINDING_STATUSES,
     OPEN_STATUSES,
@@ -16,6 +15,7 @@ from webapp.models.kinship import (
     KinshipMaterial,
 )
 from webapp.models.ledger import LedgerEntry, PersonalAccount
+from webapp.models.message import Message
 from webapp.models.registry import INSURANCE_TYPES, INSURED_STATUSES, InsuredPerson
 from webapp.models.settlement import Settlement
 

@@ -33,9 +33,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
 
-from flask import current_app
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
@@ -115,22 +113,14 @@ def rules_for(owner: InsuredPerson):
     return policy_for(owner.region_code).aid
 
 
-def _path(endpoint: str, **values: Any) -> str:
-    """A site-relative link for a message ('' while the page does not exist)."""
-    try:
-        return current_app.url_map.bind("").build(endpoint, values)
-    except Exception:  # noqa: BLE001 — a missing page means a message without a link
-        return ""
-
-
 def owner_link(member: AidMember) -> str:
     """The owner's page of a member."""
-    return _path("aid.member", public_id=member.public_id)
+    return messages.page("aid.member", public_id=member.public_id)
 
 
 def joined_link() -> str:
     """The member's 被绑定列表."""
-    return _path("aid.joined")
+    return messages.page("aid.joined")
 
 
 @lru_cache(maxsize=8)
@@ -274,7 +264,7 @@ def create_group(owner: InsuredPerson, agreed: bool, actor: Actor,
         body = "您已开通家庭共济，可以添加近亲属为共济成员。"
         if owner.balance_fen <= 0:
             body += "您的个人账户当前余额为0，账户有余额后共济成员才能使用。"
-        messages.send(owner, "家庭共济已开通", body, "aid", _path("aid.index"))
+        messages.send(owner, "家庭共济已开通", body, "aid", messages.page("aid.index"))
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
@@ -505,7 +495,7 @@ def _notify_added(member: AidMember, owner: InsuredPerson, person: InsuredPerson
         messages.send(person, f"{by}邀请您加入家庭共济",
                       f"{by}邀请您加入其家庭共济（您是对方的{label}）{extra}。请打开对方发给您的"
                       "邀请链接，或点此查看，完成人脸识别后确认或拒绝。", "invitation",
-                      _path("invite.view", public_id=inv.public_id) if inv else joined_link())
+                      messages.page("invite.view", public_id=inv.public_id) if inv else joined_link())
 
 
 # --- changing, removing, leaving ----------------------------------------------------------
@@ -723,7 +713,7 @@ class AidInvitations(InvitationHandler):
         by = mask_name(member.group.owner.name)
         messages.send(member.person, f"{by}再次邀请您加入家庭共济",
                       f"{by}重新发送了家庭共济邀请，原链接已失效，请在{until}前确认或拒绝。",
-                      "invitation", _path("invite.view", public_id=new.public_id))
+                      "invitation", messages.page("invite.view", public_id=new.public_id))
 
     def done_url(self, inv: Invitation, outcome: str) -> str:
         return joined_link()

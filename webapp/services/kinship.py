@@ -16,7 +16,6 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from datetime import date, timedelta
 
-from flask import current_app
 from sqlalchemy import func, select
 
 from webapp import clock
@@ -321,11 +320,8 @@ def complete_binding(
 
 
 def family_link() -> str:
-    """The 亲情账户 page as a site-relative link for messages ('' until it exists)."""
-    try:
-        return current_app.url_map.bind("").build("family.index")
-    except Exception:  # noqa: BLE001 — no page yet means no link
-        return ""
+    """The 亲情账户 page as a site-relative link for messages."""
+    return messages.page("family.index")
 
 
 def notify(binding: KinshipBinding, holder: InsuredPerson, member: InsuredPerson) -> None:

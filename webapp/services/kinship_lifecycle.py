@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from flask import current_app
 from sqlalchemy import exists, select
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -51,27 +50,19 @@ MSG_NOT_FOUND = "该绑定不存在或您无权查看"
 
 # --- links and words ----------------------------------------------------------------------
 
-def _path(endpoint: str, **values: Any) -> str:
-    """A site-relative link for a message ('' while the page does not exist)."""
-    try:
-        return current_app.url_map.bind("").build(endpoint, values)
-    except Exception:  # noqa: BLE001 — a missing page means a message without a link
-        return ""
-
-
 def member_link(binding: KinshipBinding) -> str:
     """The holder's page of the binding."""
-    return _path("family.member", public_id=binding.public_id)
+    return messages.page("family.member", public_id=binding.public_id)
 
 
 def bound_me_link() -> str:
     """The relative's 绑定我的人 page."""
-    return _path("family.bound_me")
+    return messages.page("family.bound_me")
 
 
 def invitation_link(inv: Invitation) -> str:
     """The invitee's own link to an invitation (needs their login; no token in it)."""
-    return _path("invite.view", public_id=inv.public_id)
+    return messages.page("invite.view", public_id=inv.public_id)
 
 
 def _names(binding: KinshipBinding) -> tuple[str, str, str]:

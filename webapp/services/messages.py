@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from flask import current_app
 from sqlalchemy import func, select
 
 from webapp import clock
 from webapp.extensions import db
 from webapp.models import InsuredPerson, Message
 from webapp.services.errors import NotFound
+
+
+def page(endpoint: str, **values: Any) -> str:
+    """A site-relative link to a page of the app for a message (works outside a request)."""
+    return current_app.url_map.bind("").build(endpoint, values)
 
 
 def send(person: InsuredPerson, title: str, body: str = "", category: str = "system",

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import BinaryIO
 
-from flask import current_app
 from sqlalchemy import select, update
 
 from webapp import clock
@@ -249,7 +248,7 @@ def approve(public_id: str, reviewer: User, actor: Actor,
     who = f"{mask_name(member.name)}（{relation_label(binding.relation)}）"
     messages.send(holder, "家庭成员审核通过，已绑定",
                   f"您添加{who}的申请已审核通过，已绑定。现在可以代其出示医保码。",
-                  "review", link=_path("review.application", public_id=binding.public_id))
+                  "review", link=messages.page("review.application", public_id=binding.public_id))
     messages.send(member, "您已被添加为亲情账户家庭成员",
                   f"{mask_name(holder.name)}添加您为亲情账户家庭成员的申请已审核通过"
                   f"（关系：{relation_label(binding.relation)}），可代您出示医保码。", "binding")
@@ -276,7 +275,7 @@ def reject(public_id: str, reviewer: User, reason: str, note: str, actor: Actor,
     messages.send(holder, "家庭成员审核未通过",
                   f"您添加{who}的申请未通过审核。原因：{text}。"
                   "您可以上传新的证明材料后重新提交。",
-                  "review", link=_path("review.application", public_id=binding.public_id))
+                  "review", link=messages.page("review.application", public_id=binding.public_id))
     messages.send(member, "亲情账户添加申请未通过",
                   f"{mask_name(holder.name)}添加您为亲情账户家庭成员的申请未通过审核。",
                   "binding")
@@ -384,7 +383,7 @@ def resubmit(holder: InsuredPerson, public_id: str, material, actor: Actor) -> K
     who = f"{mask_name(member.name)}（{relation_label(binding.relation)}）"
     messages.send(holder, "已重新提交审核",
                   f"您添加{who}的申请已重新提交，证明材料将在{due.isoformat()}前审核完成。",
-                  "review", link=_path("review.application", public_id=binding.public_id))
+                  "review", link=messages.page("review.application", public_id=binding.public_id))
     messages.send(member, "亲情账户添加申请已重新提交",
                   f"{mask_name(holder.name)}重新提交了添加您为亲情账户家庭成员的申请，材料审核中。",
                   "binding")
@@ -392,11 +391,3 @@ def resubmit(holder: InsuredPerson, public_id: str, material, actor: Actor) -> K
                  detail={"material": material.public_id, "due": due.isoformat()})
     db.session.commit()
     return binding
-
-
-def _path(endpoint: str, **values) -> str:
-    """A site-relative URL for a message link (services run without a request)."""
-    try:
-        return current_app.url_map.bind("").build(endpoint, values)
-    except Exception:  # noqa: BLE001 — a missing endpoint just means no link
-        return ""

@@ -405,13 +405,14 @@ def _notify(settlement: Settlement, patient: InsuredPerson, pharmacy: Pharmacy,
     total = yuan_text(settlement.total_fen)
     messages.send(patient, "医保支付通知",
                   f"您在{pharmacy.name}支付¥{total}（{split_text(settlement)}）",
-                  "payment", "/records/")
+                  "payment", messages.page("records.index"))
     for holder in holders_of(patient):
         binding = active_binding(holder, patient)
         messages.send(holder, "家人医保支付通知",
                       f"{mask_name(patient.name)}在{pharmacy.name}使用医保支付¥{total}",
-                      "payment", f"/records/?who={binding.public_id}" if binding else "/records/")
+                      "payment", messages.page("records.index", who=binding.public_id) if binding
+                      else messages.page("records.index"))
     if payer is not None and payer.owner.id != patient.id:
         messages.send(payer.owner, "家庭共济支付通知",
                       f"{mask_name(patient.name)}在{pharmacy.name}使用您的个人账户支付"
-                      f"¥{yuan_text(settlement.aid_fen)}", "aid")
+                      f"¥{yuan_text(settlement.aid_fen)}", "aid", messages.page("aid.spending"))
