@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app webapp
+# The suite runs on every core (pytest-xdist; each worker gets its own PostgreSQL database).
+PYTEST_ARGS ?= -n auto
 
 .PHONY: run test install install-test db lint bench clean
 
