@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
@@ -141,16 +142,29 @@ def test_pages_have_no_inline_script_or_style(client, path):
     assert not re.search(r"\son[a-z]+=", html)
 
 
-def test_my_templates_have_no_inline_script_or_style():
-    from pathlib import Path
+TEMPLATES = Path(__file__).parent.parent / "webapp" / "templates"
 
-    root = Path(__file__).parent.parent / "webapp" / "templates"
-    for folder in ("auth", "face"):
-        for template in (root / folder).glob("*.html"):
-            text = template.read_text(encoding="utf-8")
-            assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", text), template
-            assert not re.search(r"\sstyle=", text), template
-            assert not re.search(r"\son[a-z]+=", text), template
+
+def test_no_template_has_inline_script_or_style():
+    templates = sorted(TEMPLATES.rglob("*.html"))
+    assert len(templates) > 40
+    for template in templates:
+        text = template.read_text(encoding="utf-8")
+        assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", text), template
+        assert not re.search(r"\sstyle=", text), template
+        assert not re.search(r"\son[a-z]+=", text), template
+
+
+def test_no_page_depends_on_an_emoji_font(client, factory, auth):
+    """Phones without a colour-emoji font show boxes: icons are inline SVG instead."""
+    emoji = re.compile("[\U0001F000-\U0001FAFF]")
+    for template in TEMPLATES.rglob("*.html"):
+        assert not emoji.search(template.read_text(encoding="utf-8")), template
+    auth.login(factory.user().phone)
+    for path in ("/", "/family/", "/records/", "/messages/", "/aid/joined"):
+        page = client.get(path).get_data(as_text=True)
+        assert not emoji.search(page), path
+        assert '<svg class="app-icon"' in page and 'd=""' not in page, path
 
 
 def test_ids_in_urls_are_opaque(client, factory):

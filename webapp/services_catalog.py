@@ -13,17 +13,17 @@ class Service:
 
     key: str
     label: str
-    icon: str
+    icon: str  # a name in templates/_macros/icons.html
     endpoint: str | None
     description: str
 
 
 SERVICES = [
-    Service("kinship", "亲情账户", "👪", "family.index", "为家人添加亲情账户，代家人出示医保码"),
-    Service("aid", "家庭共济", "🤝", "aid.index", "用个人账户余额为近亲属支付医药费用"),
-    Service("code", "医保码", "▦", "codes.index", "出示本人或家人的医保电子凭证"),
-    Service("records", "消费记录", "🧾", "records.index", "查看本人及家人的医保消费记录"),
-    Service("messages", "消息", "✉", "messages.inbox", "绑定、审核与支付通知"),
+    Service("kinship", "亲情账户", "family", "family.index", "为家人添加亲情账户，代家人出示医保码"),
+    Service("aid", "家庭共济", "aid", "aid.index", "用个人账户余额为近亲属支付医药费用"),
+    Service("code", "医保码", "code", "codes.index", "出示本人或家人的医保电子凭证"),
+    Service("records", "消费记录", "records", "records.index", "查看本人及家人的医保消费记录"),
+    Service("messages", "消息", "messages", "messages.inbox", "绑定、审核与支付通知"),
 ]
 
 
