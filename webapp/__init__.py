@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,12 @@ def configure_paths(app: Flask) -> None:
             key_file.chmod(0o600)
         app.config["SECRET_KEY"] = key_file.read_text().strip()
     app.config.setdefault("UPLOAD_FOLDER", str(instance / "uploads"))
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        # A local file never drops a connection: no ping round trip before every request.
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
+            k: v for k, v in app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {}).items()
+            if k != "pool_pre_ping"
+        }
     if os.environ.get("REDIS_URL"):
         app.config["RATELIMIT_STORAGE_URI"] = os.environ["REDIS_URL"]
 
@@ -74,9 +81,19 @@ def register_extensions(app: Flask) -> None:
 
     @login_manager.user_loader
     def load_user(public_id: str):
-        from webapp.models import User
+        return db.session.scalar(user_by_public_id(), {"public_id": public_id})
 
-        return db.session.scalar(db.select(User).filter_by(public_id=public_id))
+
+@cache
+def user_by_public_id():
+    """The logged-in user's query, built once: every page needs the user and their person."""
+    from sqlalchemy import bindparam, select
+    from sqlalchemy.orm import joinedload
+
+    from webapp.models import User
+
+    return (select(User).options(joinedload(User.person))
+            .where(User.public_id == bindparam("public_id")))
 
 
 def register_blueprints(app: Flask) -> None:

@@ -21,12 +21,10 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import qrcode
 from markupsafe import Markup
-from qrcode.constants import ERROR_CORRECT_M
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select
 
-from webapp import clock
+from webapp import clock, qr
 from webapp.extensions import db
 from webapp.masking import mask_name
 from webapp.models import InsuranceCode, InsuredPerson, KinshipBinding, Settlement, User
@@ -194,24 +192,25 @@ def issue_code(user: User, key: str, actor: Actor) -> IssuedCode:
     subject = resolve_subject(user.person, key)
     rules = code_rules(subject.person)
     now = clock.now()
+    expires_at = now + timedelta(seconds=rules.valid_seconds)
     code = new_code_string()
-    row = InsuranceCode(
+    # A plain INSERT (no unit-of-work flush): this runs once a minute for every open code page.
+    db.session.connection().execute(insert(InsuranceCode.__table__).values(
         code_hash=hash_code(code),
         person_id=subject.person.id,
         holder_person_id=user.person.id if subject.on_behalf else None,
         binding_id=subject.binding.id if subject.binding else None,
         issued_by_user_id=user.id,
         created_at=now,
-        expires_at=now + timedelta(seconds=rules.valid_seconds),
-    )
-    db.session.add(row)
+        expires_at=expires_at,
+    ))
     if subject.on_behalf:
         audit.record("code.issued_for_relative", actor, target=subject.binding,
                      person=subject.person)
     if random.randrange(PURGE_EVERY) == 0:
         purge_expired(limit=PURGE_BATCH, commit=False)
     db.session.commit()
-    return IssuedCode(code, row.expires_at, rules.refresh_seconds, rules.valid_seconds)
+    return IssuedCode(code, expires_at, rules.refresh_seconds, rules.valid_seconds)
 
 
 def code_status(user: User, key: str, codes: list[str]) -> dict:
@@ -276,33 +275,6 @@ def purge_expired(limit: int | None = None, commit: bool = True) -> int:
     return len(ids_list)
 
 
-def qr_matrix(code: str) -> list[list[bool]]:
-    """The QR modules of a code (level M, alphanumeric, fixed mask: no mask search, fast)."""
-    qr = qrcode.QRCode(error_correction=ERROR_CORRECT_M, border=0, mask_pattern=2)
-    qr.add_data(code, optimize=0)
-    qr.make(fit=True)
-    return qr.modules
-
-
-def qr_svg(code: str, border: int = 4) -> Markup:
-    """The QR of a code as inline SVG: one path of horizontal runs, no style attributes."""
-    modules = qr_matrix(code)
-    size = len(modules) + 2 * border
-    parts = []
-    for y, row in enumerate(modules):
-        x = 0
-        width = len(row)
-        while x < width:
-            if row[x]:
-                start = x
-                while x < width and row[x]:
-                    x += 1
-                parts.append(f"M{start + border} {y + border}h{x - start}v1h{start - x}z")
-            else:
-                x += 1
-    return Markup(
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {size} {size}" '
-        f'class="app-qr__svg" role="img" aria-label="医保码二维码" shape-rendering="crispEdges">'
-        f'<rect width="{size}" height="{size}" fill="#fff"/>'
-        f'<path fill="#000" d="{"".join(parts)}"/></svg>'
-    )
+def qr_svg(code: str) -> Markup:
+    """The QR of a code as inline SVG (version 1, fixed mask: it is drawn every minute)."""
+    return qr.qr_svg(code, "医保码二维码", fast=True)

@@ -21,6 +21,7 @@ from webapp.blueprints.face import start_face_check
 from webapp.extensions import db
 from webapp.models import AidMember, InsuredPerson
 from webapp.policy import relation_label
+from webapp.qr import link_svg
 from webapp.services import aid, aid_payments, face, letters
 from webapp.services.errors import DomainError
 from webapp.web import attempt, current_actor, role_required
@@ -32,13 +33,6 @@ PAGE_SIZE = 20
 def me() -> InsuredPerson:
     """The logged-in insured person."""
     return current_user.person
-
-
-def _qr(link: str):
-    """The QR of an invitation link (the 亲情账户 wizard's SVG helper)."""
-    from webapp.blueprints.family.wizard import qr_svg
-
-    return qr_svg(link)
 
 
 # --- my group (成员列表) ---------------------------------------------------------------------
@@ -167,7 +161,7 @@ def member(public_id: str):
         link = url_for("invite.show", token=stash["token"], _external=True)
         share = (f"{me().name}邀请您加入其医保家庭共济，请在手机浏览器中打开链接，"
                  f"登录后完成人脸识别并确认：{link}")
-        qr = _qr(link)
+        qr = link_svg(link)
     window_form = WindowForm(formdata=None, starts_on=m.starts_on, ends_on=m.ends_on,
                              monthly_cap=aid.yuan_text(m.monthly_cap_fen)
                              if m.monthly_cap_fen else "")

@@ -19,6 +19,7 @@ from webapp.blueprints.family import bp
 from webapp.extensions import db
 from webapp.models import OPEN_STATUSES, InsuredPerson, Invitation, KinshipBinding
 from webapp.policy import policy_for, relation_label
+from webapp.qr import link_svg
 from webapp.services import invitations, kinship_lifecycle
 from webapp.services.errors import DomainError, NotFound
 from webapp.web import current_actor, role_required
@@ -148,7 +149,7 @@ def member(public_id: str):
         link = url_for("invite.show", token=shared["token"], _external=True)
         share = (f"{me().name}邀请您确认医保亲情账户绑定，请在手机浏览器中打开链接，"
                  f"登录后完成人脸识别并确认：{link}")
-        qr = _qr(link)
+        qr = link_svg(link)
     return render_template(
         "family/member.html",
         r=row(binding, with_invitation=True),
@@ -160,15 +161,6 @@ def member(public_id: str):
         can_view_review=has_page("review.application"),
         can_add=has_page("family.add_start"),
     )
-
-
-def _qr(link: str):
-    """The QR of an invitation link (the wizard's SVG helper), or None."""
-    try:
-        from webapp.blueprints.family.wizard import qr_svg
-    except ImportError:  # pragma: no cover - the wizard ships with this package
-        return None
-    return qr_svg(link)
 
 
 def _act(fn, *args, success: str, back: str):

@@ -19,9 +19,8 @@ from flask import (
     url_for,
 )
 from flask_login import current_user, login_required
-from markupsafe import Markup
 
-from webapp import clock
+from webapp import clock, qr
 from webapp.blueprints.face import start_face_check
 from webapp.blueprints.family import bp
 from webapp.blueprints.family.forms import (
@@ -302,19 +301,6 @@ def add_letter():
                 relation=relation_label(draft.get("relation", "")))
 
 
-def qr_svg(text: str) -> Markup:
-    """A QR code of the text as inline SVG (path only: no style attributes, CSP-safe)."""
-    import re
-
-    import qrcode
-    from qrcode.image.svg import SvgPathImage
-
-    svg = qrcode.make(text, image_factory=SvgPathImage, border=2).to_string(encoding="unicode")
-    svg = re.sub(r'\s(width|height|style)="[^"]*"', "", svg, count=0)
-    svg = svg.replace("<svg ", '<svg class="app-qr__svg" role="img" aria-label="邀请链接二维码" ', 1)
-    return Markup(svg)
-
-
 @bp.route("/add/result")
 @role_required("insured")
 def add_result():
@@ -335,7 +321,7 @@ def add_result():
     )
     if binding.status == "pending_confirm" and result.get("token"):
         link = url_for("invite.show", token=result["token"], _external=True)
-        svg = qr_svg(link)
+        svg = qr.link_svg(link)
         share = (f"{holder().name}邀请您成为其医保亲情账户家庭成员，请在手机浏览器中打开链接，"
                  f"登录后完成人脸识别并确认：{link}")
     return page("family/wizard_result.html", 6, binding=binding, link=link, qr=svg,
