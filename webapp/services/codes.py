@@ -160,8 +160,9 @@ def normalize(text: str | None) -> str:
 
 
 def new_code_string() -> str:
-    """A fresh random code."""
-    return "".join(secrets.choice(ALPHABET) for _ in range(CODE_LENGTH))
+    """A fresh random code: CODE_LENGTH × 5 random bits, one alphabet letter per 5 bits."""
+    bits = secrets.randbits(5 * CODE_LENGTH)
+    return "".join(ALPHABET[(bits >> (5 * i)) & 31] for i in range(CODE_LENGTH))
 
 
 def resolve_subject(holder: InsuredPerson, key: str) -> Subject:
@@ -259,7 +260,8 @@ def purge_expired(limit: int | None = None, commit: bool = True) -> int:
     cutoff = clock.now() - PURGE_AFTER
     ids = select(InsuranceCode.id).where(InsuranceCode.expires_at < cutoff)
     if limit is not None:
-        ids = ids.order_by(InsuranceCode.id).limit(limit)
+        # Oldest first along the expires_at index (ordering by id would scan the table).
+        ids = ids.order_by(InsuranceCode.expires_at).limit(limit)
         if db.session.get_bind().dialect.name == "postgresql":
             # Concurrent purgers skip each other's rows instead of waiting or deadlocking.
             ids = ids.with_for_update(skip_locked=True)
