@@ -123,6 +123,14 @@ def joined_link() -> str:
     return messages.page("aid.joined")
 
 
+def _tell_both(member: AidMember, owner: InsuredPerson, to_owner: tuple[str, str],
+               to_member: tuple[str, str]) -> None:
+    """(title, body) to the owner, linking their member page, and to the member, linking
+    被绑定列表."""
+    messages.send(owner, *to_owner, "aid", owner_link(member))
+    messages.send(member.person, *to_member, "aid", joined_link())
+
+
 @lru_cache(maxsize=8)
 def _notice_source(version: str) -> str:
     path = CONTENT / f"aid_notice_{version}.md"
@@ -412,11 +420,11 @@ def expire_stale(group: AidGroup, actor: Actor = SYSTEM) -> int:
         member.status, member.ended_at, member.ended_by = "expired", now, "system"
         who = mask_name(member.person.name)
         audit.record("aid.member_expired", actor, target=member, person=member.person)
-        messages.send(group.owner, f"对{who}的共济邀请已过期",
-                      f"{who}（{relation_label(member.relation)}）未在有效期内确认，邀请已过期。"
-                      "如需共济，请重新添加。", "aid", owner_link(member))
-        messages.send(member.person, "家庭共济邀请已过期",
-                      f"{mask_name(group.owner.name)}的家庭共济邀请已过期。", "aid", joined_link())
+        _tell_both(member, group.owner,
+                   (f"对{who}的共济邀请已过期",
+                    f"{who}（{relation_label(member.relation)}）未在有效期内确认，邀请已过期。"
+                    "如需共济，请重新添加。"),
+                   ("家庭共济邀请已过期", f"{mask_name(group.owner.name)}的家庭共济邀请已过期。"))
         count += 1
     return count
 
@@ -481,12 +489,11 @@ def _notify_added(member: AidMember, owner: InsuredPerson, person: InsuredPerson
     limits = window_text(member)
     extra = f"（{limits}）" if limits else ""
     if member.status == "active":
-        messages.send(owner, "已添加共济成员",
-                      f"{who}（{label}）已加入您的家庭共济{extra}，可使用您的个人账户余额"
-                      "支付其就医购药费用。", "aid", owner_link(member))
-        messages.send(person, "您已加入家庭共济",
-                      f"{by}已将您添加为家庭共济成员（关系：{label}）{extra}。您使用本人医保码结算时，"
-                      "本人个人账户不足的部分可由对方的个人账户支付。", "aid", joined_link())
+        _tell_both(member, owner,
+                   ("已添加共济成员", f"{who}（{label}）已加入您的家庭共济{extra}，可使用您的个人"
+                    "账户余额支付其就医购药费用。"),
+                   ("您已加入家庭共济", f"{by}已将您添加为家庭共济成员（关系：{label}）{extra}。"
+                    "您使用本人医保码结算时，本人个人账户不足的部分可由对方的个人账户支付。"))
     else:
         inv = invitations.latest_for(KIND, member.id)
         messages.send(owner, f"已向{who}发送共济邀请",
@@ -504,12 +511,7 @@ def set_window(owner: InsuredPerson, member: AidMember, starts_on: date | None,
                ends_on: date | None, monthly_cap_fen: int | None, actor: Actor) -> AidMember:
     """Change a member's authorisation window and monthly cap (Jiangsu); committed."""
     try:
-        lock_group(owner)
-        member = _lock_member(member)
-        if member.group.owner_person_id != owner.id:
-            raise NotFound(MSG_MEMBER_NOT_FOUND)
-        if not member.is_open:
-            raise Conflict(MSG_FINISHED, code="finished")
+        member = _owners_open_member(owner, member)
         rules = rules_for(owner)
         new_start = starts_on != member.starts_on
         check_window(rules, starts_on, ends_on, monthly_cap_fen, clock.today(), new=new_start)
@@ -520,15 +522,23 @@ def set_window(owner: InsuredPerson, member: AidMember, starts_on: date | None,
         audit.record("aid.window_changed", actor, target=member, person=member.person,
                      detail={"from": before, "to": after})
         who = mask_name(member.person.name)
-        messages.send(owner, "共济授权已更新", f"{who}的共济授权已更新：{after}。", "aid",
-                      owner_link(member))
-        messages.send(member.person, "家庭共济授权已更新",
-                      f"{mask_name(owner.name)}更新了您的共济授权：{after}。", "aid",
-                      joined_link())
+        _tell_both(member, owner, ("共济授权已更新", f"{who}的共济授权已更新：{after}。"),
+                   ("家庭共济授权已更新", f"{mask_name(owner.name)}更新了您的共济授权：{after}。"))
         db.session.commit()
     except DomainError:
         db.session.rollback()
         raise
+    return member
+
+
+def _owners_open_member(owner: InsuredPerson, member: AidMember) -> AidMember:
+    """Lock the owner's group and the member row; it must be the owner's and still open."""
+    lock_group(owner)
+    member = _lock_member(member)
+    if member.group.owner_person_id != owner.id:
+        raise NotFound(MSG_MEMBER_NOT_FOUND)
+    if not member.is_open:
+        raise Conflict(MSG_FINISHED, code="finished")
     return member
 
 
@@ -540,12 +550,7 @@ def _revoke_open(member: AidMember, actor: Actor, reason: str) -> None:
 def remove_member(owner: InsuredPerson, member: AidMember, actor: Actor) -> AidMember:
     """The owner removes a member (or withdraws a 待确认 invitation); committed."""
     try:
-        lock_group(owner)
-        member = _lock_member(member)
-        if member.group.owner_person_id != owner.id:
-            raise NotFound(MSG_MEMBER_NOT_FOUND)
-        if not member.is_open:
-            raise Conflict(MSG_FINISHED, code="finished")
+        member = _owners_open_member(owner, member)
         was = member.status
         member.status, member.ended_at, member.ended_by = "removed", clock.now(), "owner"
         _revoke_open(member, actor, "aid_removed")
@@ -554,23 +559,29 @@ def remove_member(owner: InsuredPerson, member: AidMember, actor: Actor) -> AidM
         who, by = mask_name(member.person.name), mask_name(owner.name)
         label = relation_label(member.relation)
         if was == "active":
-            messages.send(owner, "已移除共济成员",
-                          f"您已将{who}（{label}）移出家庭共济，对方已不能使用您的个人账户余额。",
-                          "aid", owner_link(member))
-            messages.send(member.person, "您已被移出家庭共济",
-                          f"{by}已将您移出其家庭共济，您已不能使用对方的个人账户余额支付。",
-                          "aid", joined_link())
+            _tell_both(member, owner,
+                       ("已移除共济成员", f"您已将{who}（{label}）移出家庭共济，对方已不能使用您的"
+                        "个人账户余额。"),
+                       ("您已被移出家庭共济", f"{by}已将您移出其家庭共济，您已不能使用对方的个人"
+                        "账户余额支付。"))
         else:
-            messages.send(owner, "已撤回共济邀请", f"您已撤回对{who}（{label}）的家庭共济邀请。",
-                          "aid", owner_link(member))
-            messages.send(member.person, "家庭共济邀请已撤回",
-                          f"{by}已撤回对您的家庭共济邀请，原邀请链接已失效。", "aid",
-                          joined_link())
+            _tell_both(member, owner,
+                       ("已撤回共济邀请", f"您已撤回对{who}（{label}）的家庭共济邀请。"),
+                       ("家庭共济邀请已撤回", f"{by}已撤回对您的家庭共济邀请，原邀请链接已失效。"))
         db.session.commit()
     except DomainError:
         db.session.rollback()
         raise
     return member
+
+
+def _tell_declined(member: AidMember, owner: InsuredPerson) -> None:
+    """Both sides learn that a 待确认 member said no (from the link or from their list)."""
+    who = mask_name(member.person.name)
+    _tell_both(member, owner,
+               (f"{who}拒绝了共济邀请",
+                f"{who}（{relation_label(member.relation)}）拒绝了您的家庭共济邀请。"),
+               ("您已拒绝共济邀请", f"您已拒绝{mask_name(owner.name)}的家庭共济邀请。"))
 
 
 def leave(person: InsuredPerson, member: AidMember, actor: Actor) -> AidMember:
@@ -592,17 +603,13 @@ def leave(person: InsuredPerson, member: AidMember, actor: Actor) -> AidMember:
         who, owner = mask_name(person.name), mask_name(group.owner.name)
         label = relation_label(member.relation)
         if was == "active":
-            messages.send(group.owner, f"{who}已退出家庭共济",
-                          f"{who}（{label}）已退出您的家庭共济，已不能使用您的个人账户余额。",
-                          "aid", owner_link(member))
-            messages.send(person, "您已退出家庭共济",
-                          f"您已退出{owner}的家庭共济，已不能使用对方的个人账户余额支付。",
-                          "aid", joined_link())
+            _tell_both(member, group.owner,
+                       (f"{who}已退出家庭共济", f"{who}（{label}）已退出您的家庭共济，已不能使用"
+                        "您的个人账户余额。"),
+                       ("您已退出家庭共济", f"您已退出{owner}的家庭共济，已不能使用对方的个人"
+                        "账户余额支付。"))
         else:
-            messages.send(group.owner, f"{who}拒绝了共济邀请",
-                          f"{who}（{label}）拒绝了您的家庭共济邀请。", "aid", owner_link(member))
-            messages.send(person, "您已拒绝共济邀请", f"您已拒绝{owner}的家庭共济邀请。", "aid",
-                          joined_link())
+            _tell_declined(member, group.owner)
         db.session.commit()
     except DomainError:
         db.session.rollback()
@@ -682,13 +689,11 @@ class AidInvitations(InvitationHandler):
                      detail={"invitation": inv.public_id})
         who, by = mask_name(person.name), mask_name(owner.name)
         label = relation_label(member.relation)
-        messages.send(owner, f"{who}已加入家庭共济",
-                      f"{who}（{label}）已确认加入您的家庭共济，可使用您的个人账户余额支付其就医"
-                      "购药费用。", "aid", owner_link(member))
-        messages.send(person, "您已加入家庭共济",
-                      f"您已确认加入{by}的家庭共济。使用本人医保码结算时，本人个人账户不足的部分"
-                      "可由对方的个人账户支付。如需退出，可在“被绑定列表”中操作。", "aid",
-                      joined_link())
+        _tell_both(member, owner,
+                   (f"{who}已加入家庭共济", f"{who}（{label}）已确认加入您的家庭共济，可使用您的"
+                    "个人账户余额支付其就医购药费用。"),
+                   ("您已加入家庭共济", f"您已确认加入{by}的家庭共济。使用本人医保码结算时，本人"
+                    "个人账户不足的部分可由对方的个人账户支付。如需退出，可在“被绑定列表”中操作。"))
 
     def declined(self, inv: Invitation, person: InsuredPerson, actor: Actor) -> None:
         member = member_of(inv)
@@ -700,12 +705,7 @@ class AidInvitations(InvitationHandler):
         member.status, member.ended_at, member.ended_by = "declined", clock.now(), "member"
         audit.record("aid.member_declined", actor, target=member, person=person,
                      detail={"invitation": inv.public_id})
-        who, by = mask_name(person.name), mask_name(group.owner.name)
-        messages.send(group.owner, f"{who}拒绝了共济邀请",
-                      f"{who}（{relation_label(member.relation)}）拒绝了您的家庭共济邀请。",
-                      "aid", owner_link(member))
-        messages.send(person, "您已拒绝共济邀请", f"您已拒绝{by}的家庭共济邀请。", "aid",
-                      joined_link())
+        _tell_declined(member, group.owner)
 
     def resent(self, old: Invitation, new: Invitation, actor: Actor) -> None:
         member = member_of(new)

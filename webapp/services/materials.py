@@ -57,6 +57,11 @@ def size_message(max_bytes: int) -> str:
     return f"文件大小不能超过{size_text(max_bytes)}"
 
 
+def accept_attr(formats: list[str] | tuple[str, ...]) -> str:
+    """The file input's accept attribute for the allowed formats ("image/jpeg,image/png")."""
+    return ",".join(FORMATS[f][0] for f in formats if f in FORMATS)
+
+
 def formats_text(formats: list[str] | tuple[str, ...]) -> str:
     """The allowed formats in words ("JPG、PNG或PDF")."""
     names = [FORMATS[f][2] for f in formats if f in FORMATS]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, select
 
@@ -64,7 +64,13 @@ def china_month(moment: datetime) -> date:
 
 
 def _totals(where, month: date) -> MonthTotal:
-    start, end = clock.china_midnight_utc(month), clock.china_midnight_utc(next_month(month))
+    """Totals of a China month."""
+    return _sums(where, month, clock.china_midnight_utc(month),
+                 clock.china_midnight_utc(next_month(month)))
+
+
+def _sums(where, label: date, start: datetime, end: datetime) -> MonthTotal:
+    """Count and sums of the settlements matching ``where`` in [start, end)."""
     row = db.session.execute(
         select(
             func.count(Settlement.id),
@@ -74,7 +80,7 @@ def _totals(where, month: date) -> MonthTotal:
             func.coalesce(func.sum(Settlement.cash_fen), 0),
         ).where(where, Settlement.created_at >= start, Settlement.created_at < end)
     ).one()
-    return MonthTotal(month, *(int(v) for v in row))
+    return MonthTotal(label, *(int(v) for v in row))
 
 
 def month_total(person: InsuredPerson, month: date | None = None) -> MonthTotal:
@@ -91,16 +97,5 @@ def month_totals(person: InsuredPerson, items: list[Settlement]) -> dict[date, M
 def day_totals(pharmacy: Pharmacy, day: date | None = None) -> MonthTotal:
     """A pharmacy's totals for one China day (today by default); ``month`` holds the day."""
     day = day or clock.today()
-    start = clock.china_midnight_utc(day)
-    end = clock.china_midnight_utc(date.fromordinal(day.toordinal() + 1))
-    row = db.session.execute(
-        select(
-            func.count(Settlement.id),
-            func.coalesce(func.sum(Settlement.total_fen), 0),
-            func.coalesce(func.sum(Settlement.account_fen), 0),
-            func.coalesce(func.sum(Settlement.aid_fen), 0),
-            func.coalesce(func.sum(Settlement.cash_fen), 0),
-        ).where(Settlement.pharmacy_id == pharmacy.id, Settlement.created_at >= start,
-                Settlement.created_at < end)
-    ).one()
-    return MonthTotal(day, *(int(v) for v in row))
+    return _sums(Settlement.pharmacy_id == pharmacy.id, day, clock.china_midnight_utc(day),
+                 clock.china_midnight_utc(day + timedelta(days=1)))

@@ -18,10 +18,10 @@ from flask_login import current_user
 from webapp.blueprints.aid import bp
 from webapp.blueprints.aid.forms import ActionForm, AddMemberForm, NoticeForm, WindowForm, cap_fen
 from webapp.blueprints.face import start_face_check
+from webapp.blueprints.invite.share import invite_share
 from webapp.extensions import db
 from webapp.models import AidMember, InsuredPerson
 from webapp.policy import relation_label
-from webapp.qr import link_svg
 from webapp.services import aid, aid_payments, face, letters
 from webapp.services.errors import DomainError
 from webapp.web import attempt, current_actor, role_required
@@ -153,15 +153,12 @@ def member(public_id: str):
     aid.housekeeping(me())
     m = aid.owner_member(me(), public_id)
     rules = aid.rules_for(me())
-    link = share = qr = None
+    share = None
     stash = session.get(INVITED)
     if isinstance(stash, dict) and stash.get("member") == m.public_id \
             and m.status == "pending_confirm":
         session.pop(INVITED, None)
-        link = url_for("invite.show", token=stash["token"], _external=True)
-        share = (f"{me().name}邀请您加入其医保家庭共济，请在手机浏览器中打开链接，"
-                 f"登录后完成人脸识别并确认：{link}")
-        qr = link_svg(link)
+        share = invite_share(stash["token"], f"{me().name}邀请您加入其医保家庭共济")
     window_form = WindowForm(formdata=None, starts_on=m.starts_on, ends_on=m.ends_on,
                              monthly_cap=aid.yuan_text(m.monthly_cap_fen)
                              if m.monthly_cap_fen else "")
@@ -172,7 +169,7 @@ def member(public_id: str):
     spent = aid.spent_this_year(me()).get(m.person_id, 0)
     return render_template("aid/member.html", m=m, relation=relation_label(m.relation),
                            rules=rules, form=ActionForm(), window_form=window_form,
-                           link=link, share=share, qr=qr, inv=inv, spent=spent,
+                           share=share, inv=inv, spent=spent,
                            limits=aid.window_text(m),
                            self_confirm_age=rules.self_confirm_age)
 

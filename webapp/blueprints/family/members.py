@@ -16,10 +16,10 @@ from flask_wtf import FlaskForm
 from sqlalchemy import case, select
 
 from webapp.blueprints.family import bp
+from webapp.blueprints.invite.share import invite_share
 from webapp.extensions import db
 from webapp.models import OPEN_STATUSES, InsuredPerson, Invitation, KinshipBinding
 from webapp.policy import policy_for, relation_label
-from webapp.qr import link_svg
 from webapp.services import invitations, kinship_lifecycle
 from webapp.services.errors import DomainError, NotFound
 from webapp.web import current_actor, role_required
@@ -143,18 +143,15 @@ def member(public_id: str):
     kinship_lifecycle.housekeeping(me())
     binding = holder_binding(public_id)
     shared = session.pop(RESENT, None)
-    link = qr = share = None
+    share = None
     if isinstance(shared, dict) and shared.get("binding") == binding.public_id \
             and kinship_lifecycle.awaits_member(binding):
-        link = url_for("invite.show", token=shared["token"], _external=True)
-        share = (f"{me().name}邀请您确认医保亲情账户绑定，请在手机浏览器中打开链接，"
-                 f"登录后完成人脸识别并确认：{link}")
-        qr = link_svg(link)
+        share = invite_share(shared["token"], f"{me().name}邀请您确认医保亲情账户绑定")
     return render_template(
         "family/member.html",
         r=row(binding, with_invitation=True),
         form=ActionForm(),
-        link=link, qr=qr, share=share,
+        share=share,
         self_confirm_age=kinship_lifecycle.rules_of(binding).self_confirm_age,
         can_show_code=has_page("codes.show"),
         can_view_letter=has_page("family.letter"),

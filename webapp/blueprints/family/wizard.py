@@ -20,7 +20,7 @@ from flask import (
 )
 from flask_login import current_user, login_required
 
-from webapp import clock, qr
+from webapp import clock
 from webapp.blueprints.face import start_face_check
 from webapp.blueprints.family import bp
 from webapp.blueprints.family.forms import (
@@ -30,6 +30,7 @@ from webapp.blueprints.family.forms import (
     NoticeForm,
     StartForm,
 )
+from webapp.blueprints.invite.share import invite_share
 from webapp.extensions import db, limiter
 from webapp.idnumber import IdNumberError, parse_id_number
 from webapp.models import Invitation, KinshipBinding
@@ -265,7 +266,8 @@ def add_material():
     r = rules()
     return page("family/wizard_material.html", 4, form=form, under_age=under_age,
                 current=current, max_text=materials.size_text(r.material_max_bytes),
-                formats=materials.formats_text(r.material_formats), draft=draft,
+                formats=materials.formats_text(r.material_formats),
+                accept=materials.accept_attr(r.material_formats), draft=draft,
                 current_label=material_label(current.material_type) if current else "",
                 relation=relation_label(draft.get("relation", "")),
                 self_confirm_age=r.self_confirm_age)
@@ -314,18 +316,14 @@ def add_result():
         )
     if binding is None:
         return redirect(service_url("kinship"))
-    link = share = svg = None
+    share = None
     invitation = db.session.scalar(
         db.select(Invitation).filter_by(kind="kinship", target_id=binding.id)
         .order_by(Invitation.id.desc())
     )
     if binding.status == "pending_confirm" and result.get("token"):
-        link = url_for("invite.show", token=result["token"], _external=True)
-        svg = qr.link_svg(link)
-        share = (f"{holder().name}邀请您成为其医保亲情账户家庭成员，请在手机浏览器中打开链接，"
-                 f"登录后完成人脸识别并确认：{link}")
-    return page("family/wizard_result.html", 6, binding=binding, link=link, qr=svg,
-                share=share, relation=relation_label(binding.relation),
+        share = invite_share(result["token"], f"{holder().name}邀请您成为其医保亲情账户家庭成员")
+    return page("family/wizard_result.html", 6, binding=binding, share=share, relation=relation_label(binding.relation),
                 family_url=service_url("kinship"), self_confirm_age=rules().self_confirm_age,
                 expires_at=invitation.expires_at if invitation else None)
 

@@ -54,6 +54,7 @@ def application(public_id: str):
         material_name=material_label(binding.material.material_type)
         if binding.material else "",
         formats=materials.formats_text(allowed.formats) if allowed else "",
+        accept=materials.accept_attr(allowed.formats) if allowed else "",
         max_text=materials.size_text(allowed.max_bytes) if allowed else "",
         family_url=back_url(binding),
     ), 400 if form.errors or form.form_errors else 200)
