@@ -36,6 +36,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
 
 from webapp import clock
 from webapp.extensions import db
@@ -765,7 +766,8 @@ def member_rows(group: AidGroup, include_closed: bool = True) -> list[MemberRow]
     """The group's members: open ones first (newest first), then ended ones."""
     spent = spent_this_year(group.owner)
     members = db.session.scalars(
-        select(AidMember).where(AidMember.group_id == group.id)
+        select(AidMember).options(selectinload(AidMember.person))
+        .where(AidMember.group_id == group.id)
         .order_by(AidMember.created_at.desc(), AidMember.id.desc())
     ).all()
     rows = []
@@ -803,8 +805,10 @@ class JoinedRow:
 def joined_rows(person: InsuredPerson) -> list[JoinedRow]:
     """Groups the person is an open member of, newest first."""
     members = db.session.scalars(
-        select(AidMember).where(AidMember.person_id == person.id,
-                                AidMember.status.in_(AID_OPEN_STATUSES))
+        select(AidMember)
+        .options(selectinload(AidMember.group).selectinload(AidGroup.owner)
+                 .selectinload(InsuredPerson.account))
+        .where(AidMember.person_id == person.id, AidMember.status.in_(AID_OPEN_STATUSES))
         .order_by(AidMember.created_at.desc(), AidMember.id.desc())
     ).all()
     today = clock.today()

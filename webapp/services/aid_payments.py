@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
 
 from webapp import clock
 from webapp.extensions import db
@@ -177,14 +178,28 @@ def spending_query(owner: InsuredPerson, member_person_id: int | None = None,
             .order_by(LedgerEntry.created_at.desc(), LedgerEntry.id.desc()))
 
 
+def _people(ids) -> dict[int, InsuredPerson]:
+    """Registry people by id, in one query."""
+    ids = {i for i in ids if i is not None}
+    if not ids:
+        return {}
+    return {p.id: p for p in db.session.scalars(
+        select(InsuredPerson).where(InsuredPerson.id.in_(ids)))}
+
+
 def spendings(entries) -> list[Spending]:
-    """Ledger rows with their settlement, member and pharmacy."""
+    """Ledger rows with their settlement, member and pharmacy (three queries for a page)."""
+    entries = list(entries)
+    ids = {e.settlement_id for e in entries if e.settlement_id}
+    settled = {s.id: s for s in db.session.scalars(
+        select(Settlement).options(selectinload(Settlement.pharmacy))
+        .where(Settlement.id.in_(ids)))} if ids else {}
+    people = _people(e.beneficiary_person_id for e in entries)
     out = []
     for entry in entries:
-        s = db.session.get(Settlement, entry.settlement_id) if entry.settlement_id else None
-        member = db.session.get(InsuredPerson, entry.beneficiary_person_id) \
-            if entry.beneficiary_person_id else None
-        out.append(Spending(entry, s, member, s.pharmacy if s else None))
+        s = settled.get(entry.settlement_id)
+        out.append(Spending(entry, s, people.get(entry.beneficiary_person_id),
+                            s.pharmacy if s else None))
     return out
 
 
@@ -197,7 +212,8 @@ def totals(owner: InsuredPerson, member_person_id: int | None = None,
         .where(*_filters(owner, member_person_id, month))
         .group_by(LedgerEntry.beneficiary_person_id)
     ).all()
-    per = [MemberTotal(db.session.get(InsuredPerson, pid), int(n), int(total))
-           for pid, n, total in rows if pid is not None]
+    people = _people(pid for pid, _, _ in rows)
+    per = [MemberTotal(people[pid], int(n), int(total)) for pid, n, total in rows
+           if pid is not None]
     per.sort(key=lambda t: (-t.total_fen, t.person.id))
     return sum(int(n) for _, n, _ in rows), sum(int(t) for _, _, t in rows), per

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from webapp.extensions import db
 from webapp.models import InsuredPerson, KinshipBinding
@@ -23,6 +24,7 @@ def showable_people(holder: InsuredPerson) -> list[tuple[InsuredPerson, KinshipB
     """The holder themselves (binding None) followed by each 已绑定 relative, oldest first."""
     bindings = db.session.scalars(
         select(KinshipBinding)
+        .options(selectinload(KinshipBinding.member))
         .where(KinshipBinding.holder_person_id == holder.id, KinshipBinding.status == "active")
         .order_by(KinshipBinding.bound_at, KinshipBinding.id)
     ).all()

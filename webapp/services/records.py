@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
 
 from webapp import clock
 from webapp.extensions import db
@@ -33,6 +34,7 @@ def person_query(person: InsuredPerson):
     """Select statement of the person's settlements, newest first."""
     return (
         select(Settlement)
+        .options(selectinload(Settlement.pharmacy), selectinload(Settlement.holder))
         .where(Settlement.person_id == person.id)
         .order_by(Settlement.created_at.desc(), Settlement.id.desc())
     )
@@ -40,7 +42,7 @@ def person_query(person: InsuredPerson):
 
 def pharmacy_query(pharmacy: Pharmacy, since: datetime, until: datetime | None = None):
     """Select statement of a pharmacy's settlements in [since, until), newest first."""
-    stmt = select(Settlement).where(
+    stmt = select(Settlement).options(selectinload(Settlement.person)).where(
         Settlement.pharmacy_id == pharmacy.id, Settlement.created_at >= since
     )
     if until is not None:

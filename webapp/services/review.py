@@ -19,6 +19,7 @@ from datetime import date, timedelta
 from typing import BinaryIO
 
 from sqlalchemy import select, update
+from sqlalchemy.orm import selectinload
 
 from webapp import clock
 from webapp.extensions import db
@@ -117,6 +118,7 @@ def queue_query():
     """待审核 bindings, the oldest submission (earliest deadline) first."""
     return (
         select(KinshipBinding)
+        .options(selectinload(KinshipBinding.holder), selectinload(KinshipBinding.member))
         .where(KinshipBinding.status == "pending_review")
         .order_by(
             KinshipBinding.review_due.is_(None).desc(),
@@ -131,6 +133,7 @@ def decided_query():
     """Bindings a reviewer has decided, the most recent decision first."""
     return (
         select(KinshipBinding)
+        .options(selectinload(KinshipBinding.holder), selectinload(KinshipBinding.member))
         .where(KinshipBinding.reviewed_at.is_not(None))
         .order_by(KinshipBinding.reviewed_at.desc(), KinshipBinding.id.desc())
     )

@@ -14,6 +14,7 @@ from flask import current_app, flash, redirect, render_template, request, sessio
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import case, select
+from sqlalchemy.orm import selectinload
 
 from webapp.blueprints.family import bp
 from webapp.blueprints.invite.share import invite_share
@@ -114,6 +115,7 @@ def index():
     kinship_lifecycle.housekeeping(me())
     bindings = db.session.scalars(
         select(KinshipBinding)
+        .options(selectinload(KinshipBinding.member))
         .where(KinshipBinding.holder_person_id == me().id)
         .order_by(_open_first(), KinshipBinding.created_at.desc(), KinshipBinding.id.desc())
     ).all()
@@ -212,6 +214,7 @@ def bound_me():
     kinship_lifecycle.housekeeping(me())
     bindings = db.session.scalars(
         select(KinshipBinding)
+        .options(selectinload(KinshipBinding.holder))
         .where(KinshipBinding.member_person_id == me().id,
                KinshipBinding.status.in_(("active", "pending_confirm", "pending_review")))
         .order_by(KinshipBinding.created_at.desc(), KinshipBinding.id.desc())
