@@ -323,3 +323,14 @@ def test_refresh_and_status_need_the_csrf_header(app, client, factory):
     polled = client.post("/code/me/status", data={"c": fresh.get_json()["code"]},
                          headers={"X-CSRFToken": token})
     assert polled.get_json()["state"] == "valid"
+
+
+def test_codes_to_watch_follows_the_policy(app):
+    """A page keeps (and the status poll reads) every code that may still end in a payment."""
+    from types import SimpleNamespace
+
+    from webapp.services.settlement import token_seconds
+
+    assert token_seconds() == 300
+    assert codes.codes_to_watch(SimpleNamespace(valid_seconds=90, refresh_seconds=60)) == 8
+    assert codes.codes_to_watch(SimpleNamespace(valid_seconds=90, refresh_seconds=30)) == 14

@@ -309,3 +309,21 @@ def test_missing_file_is_refused(tmp_path):
     """A missing file stops loading with a clear message."""
     with pytest.raises(PolicyError, match="policy.json: cannot be read"):
         load_policy(tmp_path / "policy.json")
+
+
+def test_the_app_uses_its_policy_file_and_refuses_a_bad_one(tmp_path):
+    """POLICY_FILE is what policy_for answers inside the app; a malformed one stops start-up."""
+    from webapp import create_app
+
+    raw = changed("regions.460000.kinship", {**RAW["regions"]["460000"].get("kinship", {}),
+                                             "max_members": 3})
+    app = create_app({"ENV_NAME": "testing", "SQLALCHEMY_DATABASE_URI": "sqlite://",
+                      "POLICY_FILE": write(tmp_path, raw)})
+    with app.app_context():
+        assert policy_for("460100").kinship.max_members == 3
+    assert policy_for("460100").kinship.max_members == 5  # outside an app: the shipped file
+
+    bad = changed("default.kinship.max_members", "五")
+    with pytest.raises(PolicyError, match="max_members"):
+        create_app({"ENV_NAME": "testing", "SQLALCHEMY_DATABASE_URI": "sqlite://",
+                    "POLICY_FILE": write(tmp_path, bad)})

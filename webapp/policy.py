@@ -14,6 +14,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from flask import current_app, has_app_context
+
 from webapp.regions import PROVINCES, is_region_code, province_name, province_of
 
 DEFAULT_PATH = Path(__file__).with_name("policy.json")
@@ -384,9 +386,18 @@ def default_table() -> PolicyTable:
     return load_policy()
 
 
+def current_table() -> PolicyTable:
+    """The running app's table (its POLICY_FILE, checked at start-up), else the shipped one."""
+    if has_app_context():
+        table = current_app.extensions.get("policy")
+        if table is not None:
+            return table
+    return default_table()
+
+
 def policy_for(region_code: str) -> Policy:
     """The policy of the province of a 6-digit region code (national default if no profile)."""
-    return default_table().for_region(region_code)
+    return current_table().for_region(region_code)
 
 
 def relation_label(code: str) -> str:

@@ -16,6 +16,7 @@ code is not (it is refreshed every minute while the page is open and would flood
 from __future__ import annotations
 
 import hashlib
+import math
 import random
 import secrets
 from dataclasses import dataclass
@@ -43,9 +44,6 @@ PURGE_BATCH = 200
 PURGE_EVERY = 10
 
 ME = "me"
-# How many of a page's recent codes a status poll may ask about (a code lives 90 s and its
-# settlement token 5 minutes after the scan: with a refresh a minute, 8 cover both).
-STATUS_CODES = 8
 # What a relation code makes a person, as a word: (male, female). A binding's ``relation``
 # says what the member is to the holder ('child': the member is the holder's child); the
 # member is then called MEMBER_WORDS[relation] and the holder HOLDER_WORDS[relation].
@@ -186,6 +184,15 @@ def code_rules(person: InsuredPerson):
     return policy_for(person.region_code).code
 
 
+def codes_to_watch(rules) -> int:
+    """How many of a page's latest codes can still end in a payment, so that the page keeps
+    and the status poll looks at that many: a code lives ``valid_seconds``, its settlement
+    token (verify → settle) ``token_seconds`` more, and the page takes one per refresh."""
+    from webapp.services.settlement import token_seconds  # settlement imports this module
+
+    return math.ceil((rules.valid_seconds + token_seconds()) / rules.refresh_seconds) + 1
+
+
 def issue_code(user: User, key: str, actor: Actor) -> IssuedCode:
     """Issue a fresh code for the user's subject ``key`` and commit; purges now and then."""
     if user.person is None:
@@ -223,7 +230,8 @@ def code_status(user: User, key: str, codes: list[str]) -> dict:
     subject = resolve_subject(user.person, key) if user.person else None
     if subject is None:
         raise Forbidden("仅参保人本人可以出示医保码", code="forbidden")
-    hashes = [hash_code(normalize(c)) for c in codes[-STATUS_CODES:] if c]
+    keep = codes_to_watch(code_rules(subject.person))
+    hashes = [hash_code(normalize(c)) for c in codes[-keep:] if c]
     if not hashes:
         return {"state": "unknown"}
     rows = db.session.scalars(

@@ -21,6 +21,7 @@ from webapp.policy import material_label
 from webapp.services import audit
 from webapp.services.audit import Actor
 from webapp.services.errors import DomainError, NotFound
+from webapp.units import size_text
 
 # Content type and file extension per detected format (the policy names which are allowed).
 FORMATS = {
@@ -45,11 +46,6 @@ def upload_folder() -> Path:
     folder = Path(current_app.config["UPLOAD_FOLDER"])
     folder.mkdir(parents=True, exist_ok=True)
     return folder
-
-
-def size_text(max_bytes: int) -> str:
-    """The size limit in words ("5MB")."""
-    return f"{max_bytes / (1024 * 1024):g}MB"
 
 
 def size_message(max_bytes: int) -> str:

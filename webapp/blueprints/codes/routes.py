@@ -34,7 +34,8 @@ def index():
         codes.Subject(binding.public_id if binding else codes.ME, person, binding)
         for person, binding in showable_people(current_user.person)
     ]
-    return render_template("codes/index.html", choices=choices)
+    return render_template("codes/index.html", choices=choices,
+                           refresh_seconds=codes.code_rules(current_user.person).refresh_seconds)
 
 
 @bp.route("/<subject>")
@@ -47,6 +48,7 @@ def show(subject: str):
         "codes/show.html", who=who, issued=issued, qr=codes.qr_svg(issued.code),
         refresh_url=url_for("codes.refresh", subject=subject),
         status_url=url_for("codes.status", subject=subject),
+        keep_codes=codes.codes_to_watch(codes.code_rules(who.person)),
     ))
     return no_store(response)
 

@@ -11,6 +11,7 @@ from webapp.extensions import db, limiter
 from webapp.models import FaceCheck
 from webapp.services import face
 from webapp.services.errors import DomainError, NotFound
+from webapp.units import duration_text, size_text
 from webapp.web import current_actor, safe_next
 
 
@@ -41,7 +42,8 @@ def page(check: FaceCheck, form: FaceForm | None = None, error: str | None = Non
         form=form,
         error=error,
         purpose_text=face.purpose_text(check.purpose),
-        valid_minutes=max(1, face.pass_valid_seconds(person) // 60),
+        valid_text=duration_text(face.pass_valid_seconds(person)),
+        max_text=size_text(face.DEFAULT_VERIFIER.max_bytes),
     )
 
 

@@ -37,6 +37,7 @@ from webapp.models import Invitation, KinshipBinding
 from webapp.policy import material_label, relation_label
 from webapp.services import audit, face, kinship, letters, materials
 from webapp.services_catalog import service_url
+from webapp.units import size_text
 from webapp.web import attempt, current_actor, role_required
 
 PURPOSE = "kinship_add"
@@ -265,7 +266,7 @@ def add_material():
         save_draft(draft)
     r = rules()
     return page("family/wizard_material.html", 4, form=form, under_age=under_age,
-                current=current, max_text=materials.size_text(r.material_max_bytes),
+                current=current, max_text=size_text(r.material_max_bytes),
                 formats=materials.formats_text(r.material_formats),
                 accept=materials.accept_attr(r.material_formats), draft=draft,
                 current_label=material_label(current.material_type) if current else "",

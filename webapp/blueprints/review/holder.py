@@ -13,6 +13,7 @@ from webapp.policy import material_label, relation_label
 from webapp.services import audit_search, materials, review
 from webapp.services.errors import DomainError
 from webapp.services_catalog import service_url
+from webapp.units import size_text
 from webapp.web import attempt, current_actor, role_required
 
 
@@ -55,7 +56,7 @@ def application(public_id: str):
         if binding.material else "",
         formats=materials.formats_text(allowed.formats) if allowed else "",
         accept=materials.accept_attr(allowed.formats) if allowed else "",
-        max_text=materials.size_text(allowed.max_bytes) if allowed else "",
+        max_text=size_text(allowed.max_bytes) if allowed else "",
         family_url=back_url(binding),
     ), 400 if form.errors or form.form_errors else 200)
     response.headers["Cache-Control"] = "private, no-store"
@@ -96,6 +97,7 @@ def resubmitted(binding, form: ResubmitForm) -> bool:
 def code_shows():
     """谁出示过我的医保码: each holder who showed my code on my behalf, and when."""
     page = audit_search.code_shows(holder(), page=max(1, request.args.get("page", 1, type=int)))
-    response = make_response(render_template("privacy/code_shows.html", page=page))
+    response = make_response(render_template("privacy/code_shows.html", page=page,
+                                             days=audit_search.SHOW_LOOKBACK_DAYS))
     response.headers["Cache-Control"] = "private, no-store"
     return response

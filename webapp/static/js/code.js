@@ -9,8 +9,9 @@
   var $ = function (sel) { return root.querySelector(sel); };
   var refreshUrl = root.dataset.refreshUrl;
   var statusUrl = root.dataset.statusUrl;
-  var refreshSeconds = parseInt(root.dataset.refreshSeconds, 10) || 60;
-  var validSeconds = parseInt(root.dataset.validSeconds, 10) || 90;
+  var refreshSeconds = parseInt(root.dataset.refreshSeconds, 10);
+  var validSeconds = parseInt(root.dataset.validSeconds, 10);
+  var keepCodes = parseInt(root.dataset.keepCodes, 10);  // what the status endpoint looks at
   var csrf = root.dataset.csrf || "";
   var POLL_MS = 2000;
 
@@ -57,7 +58,7 @@
     qr.innerHTML = data.svg;          // server-made SVG of an opaque code, no user text
     display.textContent = data.display;
     codes.push(data.code);
-    codes = codes.slice(-8);           // covers a code's 90 s + the 5 min settlement token
+    codes = codes.slice(-keepCodes);   // a code can be settled until its token expires
     issuedAt = Date.now();
     refreshSeconds = data.refresh_in || refreshSeconds;
     validSeconds = data.expires_in || validSeconds;
