@@ -22,10 +22,11 @@ NAMES = "赵钱孙李周吴郑王冯陈"
 @contextmanager
 def counting():
     """Count the SQL statements run inside the block (``box[0]``)."""
-    box = [0]
+    box = [0, []]
 
-    def count(*_args):
+    def count(_conn, _cursor, statement, *_args):
         box[0] += 1
+        box[1].append(statement)
 
     engine = db.engine
     event.listen(engine, "before_cursor_execute", count)
@@ -125,3 +126,18 @@ def test_aid_members_and_spending(app, client, factory):
     few = statements(client, "/aid/"), statements(client, "/aid/spending")
     add_members(3, 1)
     assert (statements(client, "/aid/"), statements(client, "/aid/spending")) == few
+
+
+def test_unread_count_is_asked_once_per_page(app, client, factory):
+    """我的 shows the unread count in its list and on the tab bar: one COUNT for both."""
+    from webapp.services import messages
+
+    user = factory.user()
+    messages.send(user.person, "测试消息")
+    db.session.commit()
+    login(client, user)
+    db.session.expire_all()
+    with counting() as box:
+        page = client.get("/auth/me").get_data(as_text=True)
+    assert page.count("1条未读消息") == 2
+    assert sum("FROM message" in s for s in box[1]) == 1

@@ -124,6 +124,9 @@ class PolicyTable:
     materials: Mapping[str, str] = field(hash=False)
     default: Policy
     profiles: Mapping[str, Policy] = field(hash=False)
+    # The national default named for each province without a profile, made once per province.
+    _defaults: dict[str, Policy] = field(default_factory=dict, hash=False, compare=False,
+                                         repr=False)
 
     def for_region(self, code: str) -> Policy:
         """The policy for any 6-digit region code: its province profile or the national default."""
@@ -133,7 +136,11 @@ class PolicyTable:
         profile = self.profiles.get(province)
         if profile is not None:
             return profile
-        return replace(self.default, region_code=province, region_name=province_name(province))
+        named = self._defaults.get(province)
+        if named is None:
+            named = self._defaults[province] = replace(
+                self.default, region_code=province, region_name=province_name(province))
+        return named
 
     def relation_label(self, code: str) -> str:
         """The Chinese label of a relation code ('parent' → '父母')."""

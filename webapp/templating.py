@@ -8,6 +8,7 @@ from flask import Flask
 
 from webapp import clock
 from webapp.masking import mask_id, mask_name, mask_phone
+from webapp.money import yuan
 from webapp.regions import province_name
 
 # Vendored front-end files (see static/vendor/README.md); one place names their paths.
@@ -16,14 +17,6 @@ VENDOR = {
     "signature_pad": "vendor/signature_pad-5.1.4/signature_pad.umd.min.js",
     "jsqr": "vendor/jsqr-1.4.0/jsQR.js",
 }
-
-
-def yuan(fen: int | None) -> str:
-    """Integer fen as a yuan string with two decimals (2350 → '23.50')."""
-    fen = int(fen or 0)
-    sign = "-" if fen < 0 else ""
-    fen = abs(fen)
-    return f"{sign}{fen // 100}.{fen % 100:02d}"
 
 
 def china_time(moment: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
@@ -62,9 +55,13 @@ def init_context(app: Flask) -> None:
             return request.cookies.get("elder_mode") == "1"
 
         def unread_messages() -> int:
-            if current_user.is_authenticated and current_user.person_id:
-                return messages.unread_count(current_user.person_id)
-            return 0
+            """Unread count, counted once per request (the tab bar and 我的 both show it)."""
+            if not (current_user.is_authenticated and current_user.person_id):
+                return 0
+            # Kept on the request (not g, which outlives requests when a test pushes a context).
+            if not hasattr(request, "unread_messages"):
+                request.unread_messages = messages.unread_count(current_user.person_id)
+            return request.unread_messages
 
         return {
             "elder_mode": elder_mode,

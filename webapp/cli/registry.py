@@ -20,8 +20,8 @@ def show_person(person) -> list[str]:
     from webapp import clock
     from webapp.extensions import db
     from webapp.models import User
+    from webapp.money import yuan
     from webapp.regions import province_name
-    from webapp.templating import yuan
 
     login = db.session.scalar(select(User.phone).where(User.person_id == person.id))
     account = "无（居民医保）"

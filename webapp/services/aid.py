@@ -52,6 +52,7 @@ from webapp.models import (
     KinshipBinding,
     Settlement,
 )
+from webapp.money import yuan
 from webapp.policy import policy_for, relation_label
 from webapp.regions import province_name, province_of
 from webapp.services import audit, face, invitations, messages
@@ -164,11 +165,6 @@ def notice_text(owner: InsuredPerson, version: str = NOTICE_VERSION) -> str:
 def relation_choices(owner: InsuredPerson) -> list[tuple[str, str]]:
     """The relations the owner's policy allows, with Chinese labels."""
     return [(code, relation_label(code)) for code in rules_for(owner).relations]
-
-
-def yuan_text(fen: int) -> str:
-    """2350 → '23.50'."""
-    return f"{fen // 100}.{fen % 100:02d}"
 
 
 # --- loading ------------------------------------------------------------------------------
@@ -405,7 +401,7 @@ def window_text(member: AidMember) -> str:
         end = member.ends_on.isoformat() if member.ends_on else "长期"
         parts.append(f"授权期限 {start} 至 {end}")
     if member.monthly_cap_fen:
-        parts.append(f"每月限额¥{yuan_text(member.monthly_cap_fen)}")
+        parts.append(f"每月限额¥{yuan(member.monthly_cap_fen)}")
     return "，".join(parts)
 
 

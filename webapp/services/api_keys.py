@@ -15,6 +15,7 @@ import secrets
 from datetime import timedelta
 
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from webapp import clock
 from webapp.extensions import db
@@ -96,7 +97,8 @@ def authenticate(raw: str | None) -> ApiKey | None:
     prefix = prefix_of(raw)
     row = None
     if prefix is not None:
-        row = db.session.scalar(select(ApiKey).where(ApiKey.prefix == prefix))
+        row = db.session.scalar(select(ApiKey).options(joinedload(ApiKey.pharmacy))
+                              .where(ApiKey.prefix == prefix))
     expected = row.key_hash if row is not None else _DUMMY_HASH
     matches = hmac.compare_digest(hash_key(raw or ""), expected)
     if row is None or not matches or row.revoked_at is not None:

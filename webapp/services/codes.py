@@ -29,6 +29,7 @@ from webapp import clock, qr
 from webapp.extensions import db
 from webapp.masking import mask_name
 from webapp.models import InsuranceCode, InsuredPerson, KinshipBinding, Settlement, User
+from webapp.money import yuan
 from webapp.policy import policy_for, relation_label
 from webapp.services import audit
 from webapp.services.audit import Actor
@@ -249,7 +250,7 @@ def code_status(user: User, key: str, codes: list[str]) -> dict:
             "state": "paid",
             "settlement": settlement.public_id,
             "amount_fen": settlement.total_fen,
-            "message": f"已支付 ¥{settlement.total_fen // 100}.{settlement.total_fen % 100:02d}",
+            "message": f"已支付 ¥{yuan(settlement.total_fen)}",
             "pharmacy": settlement.pharmacy.name,
         }
     current = by_hash.get(hashes[-1])

@@ -31,15 +31,10 @@ def showable_people(holder: InsuredPerson) -> list[tuple[InsuredPerson, KinshipB
     return [(holder, None)] + [(b.member, b) for b in bindings]
 
 
-def holders_of(member: InsuredPerson) -> list[InsuredPerson]:
-    """Everyone who may show the member's code through an 已绑定 binding."""
-    return list(
-        db.session.scalars(
-            select(InsuredPerson)
-            .join(KinshipBinding, KinshipBinding.holder_person_id == InsuredPerson.id)
-            .where(
-                KinshipBinding.member_person_id == member.id,
-                KinshipBinding.status == "active",
-            )
-        ).all()
-    )
+def bindings_to(member: InsuredPerson) -> list[KinshipBinding]:
+    """The 已绑定 bindings by which others may show the member's code, with their holders."""
+    return list(db.session.scalars(
+        select(KinshipBinding).options(selectinload(KinshipBinding.holder))
+        .where(KinshipBinding.member_person_id == member.id, KinshipBinding.status == "active")
+        .order_by(KinshipBinding.id)
+    ))

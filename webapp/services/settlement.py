@@ -49,6 +49,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
+from functools import cached_property
 from typing import NamedTuple
 
 from flask import current_app
@@ -66,12 +67,13 @@ from webapp.models import (
     Pharmacy,
     Settlement,
 )
+from webapp.money import yuan
 from webapp.policy import policy_for
 from webapp.services import audit, messages
 from webapp.services.audit import Actor
 from webapp.services.codes import ALPHABET, CODE_LENGTH, hash_code, holder_kin_word, normalize
 from webapp.services.errors import Conflict, DomainError, NotFound
-from webapp.services.kinship_access import active_binding, holders_of
+from webapp.services.kinship_access import bindings_to
 
 BUSINESS_TYPES = {"02121": "药店购药"}
 ITEMS_MAX = 200
@@ -104,11 +106,6 @@ def fail(code: str, message: str | None = None, field: str | None = None) -> Dom
     return DomainError(text, field=field, code=code)
 
 
-def yuan_text(fen: int) -> str:
-    """2350 → '23.50'."""
-    return f"{fen // 100}.{fen % 100:02d}"
-
-
 @dataclass(frozen=True)
 class Verification:
     """A verified code: who the patient is, who showed it, and the settlement token."""
@@ -138,9 +135,9 @@ class Verification:
         """The patient's own personal-account balance."""
         return self.patient.balance_fen
 
-    @property
+    @cached_property
     def aid_available_fen(self) -> int:
-        """What 家庭共济 could add right now (0 until that issue lands)."""
+        """What 家庭共济 could add right now (worked out once: the patient card reads it twice)."""
         payer = aid_payer(self.patient, policy_for(self.pharmacy.region_code)
                           .pharmacy.max_amount_fen, clock.now())
         return min(payer.allowed_fen, payer.account.balance_fen) if payer else 0
@@ -162,10 +159,9 @@ class AidPayer(NamedTuple):
 def aid_payer(patient: InsuredPerson, remaining_fen: int, at: datetime) -> AidPayer | None:
     """THE 家庭共济 SEAM: whose personal account pays (part of) ``remaining_fen`` for the patient.
 
-    Returns None while 家庭共济 does not exist. When it lands, return the owner of the
-    active group the patient is an active member of (authorisation window covering ``at``,
-    same province, owner insured and active), the owner's PersonalAccount and the most it
-    allows for this purchase. ``settle`` caps the amount by the owner's locked balance, writes
+    The owner of the active group the patient is an active member of (authorisation window
+    covering ``at``, same province, owner insured and active), the owner's PersonalAccount and
+    the most it allows for this purchase; None when no group pays. ``settle`` caps the amount by the owner's locked balance, writes
     the 'aid_payment' ledger row and messages the owner. Must be side-effect free: settle
     calls it once to learn which account to lock and again after the locks are held.
     The rules (window, monthly cap, province, owner status) live in
@@ -247,7 +243,7 @@ def check_amount(amount_fen: int, pharmacy: Pharmacy) -> int:
         raise fail("invalid_amount", "金额必须大于0", field="amount")
     max_fen = policy_for(pharmacy.region_code).pharmacy.max_amount_fen
     if amount_fen > max_fen:
-        raise fail("invalid_amount", f"单笔金额不能超过¥{yuan_text(max_fen)}", field="amount")
+        raise fail("invalid_amount", f"单笔金额不能超过¥{yuan(max_fen)}", field="amount")
     return amount_fen
 
 
@@ -396,23 +392,21 @@ def split_text(settlement: Settlement) -> str:
     """'个人账户¥20.00，现金¥3.50' — the non-zero parts of a payment."""
     parts = [("个人账户", settlement.account_fen), ("共济", settlement.aid_fen),
              ("现金", settlement.cash_fen)]
-    return "，".join(f"{label}¥{yuan_text(fen)}" for label, fen in parts if fen)
+    return "，".join(f"{label}¥{yuan(fen)}" for label, fen in parts if fen)
 
 
 def _notify(settlement: Settlement, patient: InsuredPerson, pharmacy: Pharmacy,
             payer: AidPayer | None) -> None:
     """Tell the patient, everyone who can show their code, and a 共济 owner who paid."""
-    total = yuan_text(settlement.total_fen)
+    total = yuan(settlement.total_fen)
     messages.send(patient, "医保支付通知",
                   f"您在{pharmacy.name}支付¥{total}（{split_text(settlement)}）",
                   "payment", messages.page("records.index"))
-    for holder in holders_of(patient):
-        binding = active_binding(holder, patient)
-        messages.send(holder, "家人医保支付通知",
+    for binding in bindings_to(patient):
+        messages.send(binding.holder, "家人医保支付通知",
                       f"{mask_name(patient.name)}在{pharmacy.name}使用医保支付¥{total}",
-                      "payment", messages.page("records.index", who=binding.public_id) if binding
-                      else messages.page("records.index"))
+                      "payment", messages.page("records.index", who=binding.public_id))
     if payer is not None and payer.owner.id != patient.id:
         messages.send(payer.owner, "家庭共济支付通知",
                       f"{mask_name(patient.name)}在{pharmacy.name}使用您的个人账户支付"
-                      f"¥{yuan_text(settlement.aid_fen)}", "aid", messages.page("aid.spending"))
+                      f"¥{yuan(settlement.aid_fen)}", "aid", messages.page("aid.spending"))

@@ -21,6 +21,7 @@ from webapp.blueprints.face import start_face_check
 from webapp.blueprints.invite.share import invite_share
 from webapp.extensions import db
 from webapp.models import AidMember, InsuredPerson
+from webapp.money import yuan
 from webapp.policy import relation_label
 from webapp.services import aid, aid_payments, face, letters
 from webapp.services.errors import DomainError
@@ -160,7 +161,7 @@ def member(public_id: str):
         session.pop(INVITED, None)
         share = invite_share(stash["token"], f"{me().name}邀请您加入其医保家庭共济")
     window_form = WindowForm(formdata=None, starts_on=m.starts_on, ends_on=m.ends_on,
-                             monthly_cap=aid.yuan_text(m.monthly_cap_fen)
+                             monthly_cap=yuan(m.monthly_cap_fen)
                              if m.monthly_cap_fen else "")
     inv = None
     if m.status == "pending_confirm":

@@ -219,7 +219,7 @@ def _document() -> dict:
                 "post": {
                     "operationId": "verifyCode",
                     "summary": "解码医保码",
-                    "description": "医保码有效期 90 秒、单次使用；结算凭证绑定本药店，有效期见 token_expires_at。",
+                    "description": "医保码单次使用，有效期按参保地政策（默认 90 秒）；结算凭证绑定本药店，有效期见 token_expires_at。",
                     "requestBody": json_body("VerifyRequest"),
                     "responses": {"200": verified, **error_responses(VERIFY_ERRORS)},
                 }

@@ -31,6 +31,7 @@ from webapp.blueprints.api.validation import settle_body, verify_body
 from webapp.extensions import db, limiter
 from webapp.masking import mask_id, mask_name
 from webapp.models import Settlement
+from webapp.money import yuan
 from webapp.services import settlement as settlement_service
 from webapp.services.codes import is_male
 
@@ -98,7 +99,7 @@ def settlement_json(s: Settlement) -> dict:
 def items_text(items: list[dict]) -> str:
     """'布洛芬缓释胶囊×1 ¥23.50；维生素C片×2 ¥9.00' — what the settlement row keeps."""
     return "；".join(
-        f"{i['name']}×{i['quantity']} ¥{settlement_service.yuan_text(i['amount_fen'])}"
+        f"{i['name']}×{i['quantity']} ¥{yuan(i['amount_fen'])}"
         for i in items
     )
 
