@@ -380,21 +380,6 @@ def test_holder_pages_are_the_holders_own(app, client, family, factory):
     assert client.post(f"/review/my/{binding.public_id}").status_code == 404
 
 
-def test_holder_status_partial(app, family, reviewer):
-    """review/_holder_status.html, for the family member page: date, or reason + 重新提交."""
-    from flask import render_template
-
-    user, child, binding = family
-    with app.test_request_context():
-        text = render_template("review/_holder_status.html", binding=binding)
-    assert binding.review_due.isoformat() in text and "材料审核中" in text
-    review.reject(binding.public_id, reviewer, "mismatch", "", Actor(user=reviewer))
-    with app.test_request_context():
-        text = render_template("review/_holder_status.html", binding=binding)
-    assert "信息不一致" in text and "重新提交" in text
-    assert f"/review/my/{binding.public_id}" in text
-
-
 # --- access --------------------------------------------------------------------------------
 
 REVIEWER_PAGES = [

@@ -23,7 +23,6 @@ class BaseConfig:
     RATELIMIT_FACE = "20 per 10 minutes"
     RATELIMIT_INVITATION = "30 per 10 minutes"
     RATELIMIT_CODE_VERIFY = "120 per minute"
-    DISPLAY_TIMEZONE = "Asia/Shanghai"
     SESSION_COOKIE_SECURE = False
     TESTING = False
 

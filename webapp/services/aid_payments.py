@@ -106,12 +106,6 @@ def payer_for(patient: InsuredPerson, remaining_fen: int, at: datetime) -> Payer
     return None
 
 
-def available_for(patient: InsuredPerson, at: datetime | None = None) -> int:
-    """What 家庭共济 could pay for the patient right now (for display)."""
-    payer = payer_for(patient, 10**12, at or clock.now())
-    return min(payer.allowed_fen, payer.account.balance_fen) if payer else 0
-
-
 # --- 消费明细 -------------------------------------------------------------------------------
 
 @dataclass(frozen=True)

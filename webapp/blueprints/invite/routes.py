@@ -70,13 +70,6 @@ def offer_page(inv: Invitation, template: str = "invite/show.html", status: int 
                            form=ActionForm(), **extra), status
 
 
-def current_person() -> InsuredPerson | None:
-    """The logged-in insured person (None when nobody or staff is logged in)."""
-    if not current_user.is_authenticated or current_user.role != "insured":
-        return None
-    return current_user.person
-
-
 def load_mine(public_id: str) -> Invitation:
     """The one loader of the public-id pages: the invitation, for its invitee only (404)."""
     person = invitations.person_of(current_user._get_current_object())
