@@ -7,6 +7,7 @@ import hashlib
 import pytest
 from sqlalchemy import select, text
 
+from webapp import clock
 from webapp.extensions import db
 from webapp.models import ApiKey, AuditLog
 from webapp.services import api_keys
@@ -82,6 +83,9 @@ def test_cli_create_prints_the_key_once_then_revoke_and_list(app, runner, factor
 
     listed = runner.invoke(args=["api-key", "list", "--pharmacy", pharmacy.code])
     assert key.prefix in listed.output and "有效" in listed.output and raw not in listed.output
+    # times in China time, like every page (stored UTC + 8 h)
+    assert f"创建 {clock.china_time(key.created_at)}" in listed.output
+    assert clock.china_time(key.created_at) != key.created_at.strftime("%Y-%m-%d %H:%M")
 
     result = runner.invoke(args=["api-key", "revoke", key.prefix])
     assert result.exit_code == 0 and "已吊销" in result.output

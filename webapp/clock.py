@@ -31,6 +31,13 @@ def to_china(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC).astimezone(CHINA)
 
 
+def china_time(moment: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """A stored naive-UTC moment written in China time ('' for None)."""
+    if moment is None:
+        return ""
+    return to_china(moment).strftime(fmt)
+
+
 def china_midnight_utc(day: date) -> datetime:
     """The naive-UTC instant at which the given China calendar day begins."""
     local = datetime(day.year, day.month, day.day, tzinfo=CHINA)

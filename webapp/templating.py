@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from flask import Flask
 
 from webapp import clock
+from webapp.clock import china_time
 from webapp.masking import mask_id, mask_name, mask_phone
 from webapp.money import yuan
 from webapp.regions import province_name
@@ -17,13 +16,6 @@ VENDOR = {
     "signature_pad": "vendor/signature_pad-5.1.4/signature_pad.umd.min.js",
     "jsqr": "vendor/jsqr-1.4.0/jsQR.js",
 }
-
-
-def china_time(moment: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    """A stored naive-UTC datetime shown in Asia/Shanghai time."""
-    if moment is None:
-        return ""
-    return clock.to_china(moment).strftime(fmt)
 
 
 def init_templating(app: Flask) -> None:

@@ -45,10 +45,11 @@ def register(app: Flask) -> None:
     @click.option("--pharmacy", "pharmacy_code", default=None, help="只列出该药店的密钥")
     def list_(pharmacy_code: str | None) -> None:
         """List keys: prefix, pharmacy, name, created, last used, revoked."""
+        from webapp.clock import china_time
         from webapp.services.api_keys import list_keys
 
         def when(dt):
-            return dt.strftime("%Y-%m-%d %H:%M") if dt else "-"
+            return china_time(dt) or "-"
 
         for row in list_keys(pharmacy_code):
             state = f"已吊销 {when(row.revoked_at)}" if row.revoked_at else "有效"

@@ -706,7 +706,7 @@ class AidInvitations(InvitationHandler):
 
     def resent(self, old: Invitation, new: Invitation, actor: Actor) -> None:
         member = member_of(new)
-        until = clock.to_china(new.expires_at).strftime("%Y-%m-%d %H:%M")
+        until = clock.china_time(new.expires_at)
         by = mask_name(member.group.owner.name)
         messages.send(member.person, f"{by}再次邀请您加入家庭共济",
                       f"{by}重新发送了家庭共济邀请，原链接已失效，请在{until}前确认或拒绝。",

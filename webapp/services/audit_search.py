@@ -148,7 +148,7 @@ class AuditRow:
 
     @property
     def china_time(self) -> str:
-        return clock.to_china(self.at).strftime("%Y-%m-%d %H:%M:%S")
+        return clock.china_time(self.at, "%Y-%m-%d %H:%M:%S")
 
 
 def check_query(query: AuditQuery) -> AuditQuery:

@@ -228,7 +228,7 @@ class KinshipInvitations(InvitationHandler):
     def resent(self, old: Invitation, new: Invitation, actor: Actor) -> None:
         binding = binding_of(new)
         holder, member, relation = _names(binding)
-        until = clock.to_china(new.expires_at).strftime("%Y-%m-%d %H:%M")
+        until = clock.china_time(new.expires_at)
         _notify(binding,
                 ("已重新发送邀请",
                  f"已为{member}（{relation}）生成新的邀请链接，原链接已失效。新链接{until}前有效。"),

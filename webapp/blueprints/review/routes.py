@@ -195,7 +195,7 @@ def audit_csv():
     except DomainError as err:
         flash(err.message, "error")
         return redirect(url_for("review.audit", **request.args))
-    name = f"audit-{clock.to_china(clock.now()).strftime('%Y%m%d-%H%M%S')}.csv"
+    name = f"audit-{clock.china_time(clock.now(), '%Y%m%d-%H%M%S')}.csv"
     response = Response(stream_with_context(chunks), mimetype="text/csv; charset=utf-8")
     response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
     return private(response)
