@@ -45,7 +45,7 @@ def conforms(response, template: str, method: str) -> dict:
     for name, header in documented.get("headers", {}).items():
         if header.get("required"):
             assert name in response.headers
-    assert response.headers["Cache-Control"] == "no-store"
+    assert response.headers["Cache-Control"] == "private, no-store"
     return body
 
 

@@ -305,7 +305,7 @@ def test_preview_gives_no_personal_data_without_a_match(client, holder, factory)
     r = client.post(PREVIEW, data={"name": "猜一猜", "id_number": other.id_number,
                                    "relation": "parent"})
     data = r.get_json()
-    assert r.headers["Cache-Control"] == "no-store"
+    assert r.headers["Cache-Control"] == "private, no-store"
     assert data["insured"] == ""
     assert data["refusal"] == "未找到该家庭成员的参保信息，请核对姓名和身份证号"
     assert "王五" not in r.get_data(as_text=True)

@@ -58,6 +58,13 @@ def role_required(*roles: str) -> Callable:
     return decorator
 
 
+def no_store(response):
+    """Pages and answers with personal data, codes, tokens or money: never cached anywhere."""
+    response.headers["Cache-Control"] = "private, no-store"
+    response.headers["Pragma"] = "no-cache"
+    return response
+
+
 def safe_next(url: str | None, default: str = "/") -> str:
     """A local redirect target (path only) or the default; never another host."""
     if not url:

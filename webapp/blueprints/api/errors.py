@@ -14,6 +14,7 @@ from werkzeug.exceptions import HTTPException
 from webapp.blueprints.api import bp
 from webapp.extensions import db
 from webapp.services.errors import DomainError
+from webapp.web import no_store
 
 # API error code → (HTTP status, default Chinese message).
 ERRORS: dict[str, tuple[int, str]] = {
@@ -97,7 +98,7 @@ def error_response(err: ApiError):
         body["field"] = err.field
     response = jsonify(error=body)
     response.status_code = err.status
-    response.headers["Cache-Control"] = "no-store"
+    no_store(response)
     if err.status == 401:
         response.headers["WWW-Authenticate"] = 'ApiKey header="X-API-Key"'
     return response

@@ -34,6 +34,7 @@ from webapp.models import Settlement
 from webapp.money import yuan
 from webapp.services import settlement as settlement_service
 from webapp.services.codes import is_male
+from webapp.web import no_store
 
 ID_TYPE_RESIDENT_CARD = "01"  # 居民身份证
 # 险种类型 (national insutype codes) of the registry's insurance types.
@@ -48,12 +49,6 @@ FALLBACK_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 def iso(dt: datetime) -> str:
     """A stored naive-UTC time as RFC 3339 ('2025-05-01T02:03:04Z')."""
     return dt.replace(microsecond=0).isoformat() + "Z"
-
-
-def no_store(response):
-    """Codes, tokens and money: never cached anywhere."""
-    response.headers["Cache-Control"] = "no-store"
-    return response
 
 
 def verification_json(v: settlement_service.Verification) -> dict:

@@ -9,14 +9,7 @@ from webapp.blueprints.codes import bp
 from webapp.services import codes
 from webapp.services.errors import DomainError
 from webapp.services.kinship_access import showable_people
-from webapp.web import current_actor, role_required
-
-
-def no_store(response):
-    """Codes are single use: never cache a page or answer that carries one."""
-    response.headers["Cache-Control"] = "no-store, private"
-    response.headers["Pragma"] = "no-cache"
-    return response
+from webapp.web import current_actor, no_store, role_required
 
 
 def json_error(err: DomainError):

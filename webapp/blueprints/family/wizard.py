@@ -38,7 +38,7 @@ from webapp.policy import material_label, relation_label
 from webapp.services import audit, face, kinship, letters, materials
 from webapp.services_catalog import service_url
 from webapp.units import size_text
-from webapp.web import attempt, current_actor, role_required
+from webapp.web import attempt, current_actor, no_store, role_required
 
 PURPOSE = "kinship_add"
 DRAFT = "kinship_add"
@@ -212,9 +212,7 @@ def add_preview():
     form = InfoForm()
     result = kinship.preview(holder(), form.name.data or "", form.id_number.data or "",
                              form.relation.data or "")
-    response = jsonify(result.as_json())
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return no_store(jsonify(result.as_json()))
 
 
 def draft_relative(draft: dict) -> tuple[bool, list[str]]:
@@ -335,8 +333,7 @@ def private_headers(response):
     """Headers for a private file: inline, no sniffing, never cached."""
     response.headers["Content-Disposition"] = "inline"
     response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    return no_store(response)
 
 
 @bp.route("/materials/<public_id>")
@@ -361,8 +358,7 @@ def letter(public_id: str):
         intact=letters.text_sha256(text) == signed.text_sha256,
         relation=relation_label(binding.relation) if binding else "",
     ))
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    return no_store(response)
 
 
 @bp.route("/letters/<public_id>/signature.png")

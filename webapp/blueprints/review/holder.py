@@ -14,7 +14,7 @@ from webapp.services import audit_search, materials, review
 from webapp.services.errors import DomainError
 from webapp.services_catalog import service_url
 from webapp.units import size_text
-from webapp.web import attempt, current_actor, role_required
+from webapp.web import attempt, current_actor, no_store, role_required
 
 
 def holder():
@@ -59,8 +59,7 @@ def application(public_id: str):
         max_text=size_text(allowed.max_bytes) if allowed else "",
         family_url=back_url(binding),
     ), 400 if form.errors or form.form_errors else 200)
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    return no_store(response)
 
 
 def back_url(binding) -> str:
@@ -99,5 +98,4 @@ def code_shows():
     page = audit_search.code_shows(holder(), page=max(1, request.args.get("page", 1, type=int)))
     response = make_response(render_template("privacy/code_shows.html", page=page,
                                              days=audit_search.SHOW_LOOKBACK_DAYS))
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    return no_store(response)

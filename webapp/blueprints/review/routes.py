@@ -23,15 +23,9 @@ from webapp.policy import material_label, relation_label
 from webapp.services import audit_search, letters, review
 from webapp.services.audit_search import AuditQuery
 from webapp.services.errors import Conflict, DomainError
-from webapp.web import attempt, current_actor, role_required
+from webapp.web import attempt, current_actor, no_store, role_required
 
 PER_PAGE = 20
-
-
-def private(response):
-    """Reviewer pages carry personal data: never cache them."""
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
 
 
 def page_arg() -> int:
@@ -52,7 +46,7 @@ def queue():
         for b in page.items
     ]
     reviewers = review.reviewer_names({b.reviewer_user_id for b in page.items})
-    return private(make_response(render_template(
+    return no_store(make_response(render_template(
         "review/queue.html", tab=tab, page=page, rows=rows, today=today,
         pending=review.pending_count(), relation_label=relation_label, reviewers=reviewers,
     )))
@@ -78,7 +72,7 @@ def detail_page(binding, form: DecisionForm, status: int = 200):
         history=review.history(binding), action_label=audit_search.action_label,
         reasons=review.REJECT_REASONS,
     ), status)
-    return private(response)
+    return no_store(response)
 
 
 @bp.route("/<public_id>")
@@ -176,7 +170,7 @@ def audit():
             else:
                 form.form_errors.append(err.message)
             results = None
-    return private(make_response(render_template(
+    return no_store(make_response(render_template(
         "review/audit.html", form=form, results=results, args=query.as_args(),
     )))
 
@@ -198,4 +192,4 @@ def audit_csv():
     name = f"audit-{clock.china_time(clock.now(), '%Y%m%d-%H%M%S')}.csv"
     response = Response(stream_with_context(chunks), mimetype="text/csv; charset=utf-8")
     response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
-    return private(response)
+    return no_store(response)
