@@ -66,6 +66,7 @@ def register_extensions(app: Flask) -> None:
     from webapp import models  # noqa: F401  (register the tables)
     from webapp.extensions import csrf, db, limiter, login_manager, migrate
     from webapp.policy import load_policy
+    from webapp.services import aid, kinship_lifecycle  # noqa: F401  (invitation handlers)
 
     app.extensions["policy"] = load_policy(app.config.get("POLICY_FILE"))
     db.init_app(app)

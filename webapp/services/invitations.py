@@ -39,7 +39,6 @@ never commit); ``accept``, ``decline`` and ``resend`` are whole actions and comm
 from __future__ import annotations
 
 import hashlib
-import importlib
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -127,12 +126,8 @@ class InvitationHandler:
         return ""
 
 
+# Filled when the handler modules are imported (create_app imports them all).
 HANDLERS: dict[str, InvitationHandler] = {}
-# Kinds whose handler module is imported on first use if nobody imported it yet.
-HANDLER_MODULES = {
-    "kinship": "webapp.services.kinship_lifecycle",
-    "aid": "webapp.services.aid",
-}
 
 
 def register_handler(handler: InvitationHandler) -> InvitationHandler:
@@ -145,8 +140,6 @@ def register_handler(handler: InvitationHandler) -> InvitationHandler:
 
 def handler_for(kind: str) -> InvitationHandler:
     """The registered handler of a kind (an unknown kind is an invalid link)."""
-    if kind not in HANDLERS and kind in HANDLER_MODULES:
-        importlib.import_module(HANDLER_MODULES[kind])
     handler = HANDLERS.get(kind)
     if handler is None:
         raise NotFound(MSG_UNKNOWN, code="unknown")
