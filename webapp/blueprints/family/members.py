@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask import flash, redirect, render_template, request, session, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import case, select
@@ -77,11 +77,6 @@ def me() -> InsuredPerson:
     return current_user.person
 
 
-def has_page(endpoint: str) -> bool:
-    """Whether another part of the app provides the page yet."""
-    return endpoint in current_app.view_functions
-
-
 # --- the two loaders ----------------------------------------------------------------------
 
 def holder_binding(public_id: str) -> KinshipBinding:
@@ -134,7 +129,6 @@ def index():
         max_members=rules.max_members,
         bound_me_count=len(bound_me),
         bound_me_waiting=waiting,
-        can_add=has_page("family.add_start"),
     )
 
 
@@ -155,10 +149,6 @@ def member(public_id: str):
         form=ActionForm(),
         share=share,
         self_confirm_age=kinship_lifecycle.rules_of(binding).self_confirm_age,
-        can_show_code=has_page("codes.show"),
-        can_view_letter=has_page("family.letter"),
-        can_view_review=has_page("review.application"),
-        can_add=has_page("family.add_start"),
     )
 
 
@@ -221,8 +211,7 @@ def bound_me():
     ).all()
     return render_template("family/bound_me.html",
                            rows=[row(b, with_invitation=True) for b in bindings],
-                           form=ActionForm(),
-                           can_view_invite=has_page("invite.view"))
+                           form=ActionForm())
 
 
 @bp.route("/bound-me/<public_id>/end", methods=["POST"])

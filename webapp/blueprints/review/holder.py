@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from flask import current_app, flash, make_response, redirect, render_template, request, url_for
+from flask import flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from webapp.blueprints.review import bp
@@ -12,7 +12,6 @@ from webapp.extensions import db
 from webapp.policy import material_label, relation_label
 from webapp.services import audit_search, materials, review
 from webapp.services.errors import DomainError
-from webapp.services_catalog import service_url
 from webapp.units import size_text
 from webapp.web import attempt, current_actor, no_store, role_required
 
@@ -63,10 +62,8 @@ def application(public_id: str):
 
 
 def back_url(binding) -> str:
-    """The holder's page of this member when it exists, else the 家庭 tab."""
-    if "family.member" in current_app.view_functions:
-        return url_for("family.member", public_id=binding.public_id)
-    return service_url("kinship")
+    """The holder's page of this member."""
+    return url_for("family.member", public_id=binding.public_id)
 
 
 def resubmitted(binding, form: ResubmitForm) -> bool:
