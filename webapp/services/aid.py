@@ -59,6 +59,7 @@ from webapp.services import audit, face, invitations, messages
 from webapp.services.audit import SYSTEM, Actor
 from webapp.services.errors import Conflict, DomainError, NotFound
 from webapp.services.invitations import InvitationGone, InvitationHandler, Offer
+from webapp.services.kinship_access import showable_people
 
 KIND = "aid"
 CREATE_PURPOSE = "aid_create"
@@ -308,8 +309,6 @@ def person_by_identity(owner: InsuredPerson, name: str, id_number: str,
 
 def pickable_bindings(owner: InsuredPerson) -> list[KinshipBinding]:
     """The owner's 已绑定 亲情账户 relatives (offered to pick from)."""
-    from webapp.services.kinship_access import showable_people
-
     return [binding for _, binding in showable_people(owner) if binding is not None]
 
 

@@ -24,7 +24,7 @@ from webapp.idnumber import IdInfo, IdNumberError, age_on, date_turning, parse_i
 from webapp.masking import mask_name
 from webapp.models import OPEN_STATUSES, InsuredPerson, KinshipBinding, KinshipMaterial
 from webapp.policy import material_label, policy_for, relation_label
-from webapp.services import audit, face, letters, messages
+from webapp.services import audit, face, invitations, letters, messages
 from webapp.services.audit import Actor
 from webapp.services.errors import DomainError
 
@@ -307,8 +307,6 @@ def complete_binding(
     db.session.flush()
     token = None
     if binding.status == "pending_confirm":
-        from webapp.services import invitations
-
         _, token = invitations.create("kinship", binding.id, holder, relative.member, actor)
     notify(binding, holder, relative.member)
     audit.record("kinship.letter_signed", actor, target=letter, person=holder,
