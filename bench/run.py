@@ -101,7 +101,7 @@ def login(port: int, phone: str, password: str) -> dict[str, str]:
 
 def qr_timing(runs: int) -> tuple[float, float]:
     """Median and p99 (ms) of the code page's QR SVG function over fresh codes."""
-    from webapp.services.codes import new_code_string, qr_svg
+    from webapp.codes.services import new_code_string, qr_svg
 
     codes = [new_code_string() for _ in range(runs)]
     for code in codes[:20]:  # warm up
@@ -230,7 +230,7 @@ def main() -> int:
               f"{r.requests:>10}{r.errors:>8}{note}")
     with app.app_context():
         median, p99 = qr_timing(args.qr_runs)
-    print(f"\nQR SVG (webapp.services.codes.qr_svg, {args.qr_runs} runs): median {median:.3f} ms,"
+    print(f"\nQR SVG (webapp.codes.services.qr_svg, {args.qr_runs} runs): median {median:.3f} ms,"
           f" p99 {p99:.3f} ms  target ≤ {QR_TARGET_MS:g} ms  {verdict(median <= QR_TARGET_MS)}")
     if any(r.errors for r in results):
         print("警告: some requests failed (see the errors column)")

@@ -101,7 +101,7 @@ def seed(people: int = 2000, old_codes: int = 5000) -> Seeded:
         db.session.add(KinshipBinding(holder_person_id=a.id, member_person_id=b.id,
                                       relation="spouse", status="active",
                                       region_code=a.region_code, bound_at=now))
-    from webapp.services.codes import hash_code, new_code_string
+    from webapp.codes.services import hash_code, new_code_string
 
     for i in range(old_codes):
         person = others[i % len(others)]
@@ -112,8 +112,8 @@ def seed(people: int = 2000, old_codes: int = 5000) -> Seeded:
     pharmacy = Pharmacy(code="BENCH0001", name="压测大药房", region_code="360000")
     db.session.add(pharmacy)
     db.session.commit()
-    from webapp.services.api_keys import create_key
-    from webapp.services.audit import Actor
+    from webapp.api.keys import create_key
+    from webapp.audit.services import Actor
 
     _, raw = create_key(pharmacy.code, "bench", Actor(label="bench"))
     return Seeded(PHONE, PASSWORD, raw, demo)
@@ -121,8 +121,8 @@ def seed(people: int = 2000, old_codes: int = 5000) -> Seeded:
 
 def live_codes(count: int) -> list[str]:
     """Fresh codes of the bench user and the children (valid for the policy's 90 s)."""
-    from webapp.services import codes
-    from webapp.services.audit import Actor
+    from webapp.audit.services import Actor
+    from webapp.codes import services as codes
 
     user = db.session.scalar(db.select(User).filter_by(phone=PHONE))
     keys = [codes.ME] + [b.public_id for b in db.session.scalars(

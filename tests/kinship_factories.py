@@ -99,9 +99,9 @@ def signature_data_url(blank: bool = False) -> str:
 
 def material(owner: InsuredPerson, material_type: str = "birth_cert") -> KinshipMaterial:
     """A stored proof material for the owner (through the real service)."""
+    from webapp.audit.services import SYSTEM
+    from webapp.kinship import materials
     from webapp.policy import policy_for
-    from webapp.services import materials
-    from webapp.services.audit import SYSTEM
 
     rules = policy_for(owner.region_code).kinship
     return materials.store(owner, material_type, io.BytesIO(png_bytes()), [material_type],

@@ -9,7 +9,9 @@ from flask import g
 from sqlalchemy import select
 
 from webapp import clock
+from webapp.audit.services import Actor
 from webapp.extensions import db
+from webapp.invitations import services as invitations
 from webapp.models import (
     AuditLog,
     FaceCheck,
@@ -18,8 +20,6 @@ from webapp.models import (
     KinshipBinding,
     Message,
 )
-from webapp.services import invitations
-from webapp.services.audit import Actor
 
 ACTOR = Actor(ip="127.0.0.1", user_agent="pytest", label="test")
 

@@ -10,12 +10,13 @@ from sqlalchemy import func, select
 
 from tests.test_face import blank_image, face_image
 from webapp import clock
+from webapp.accounts import services as accounts
+from webapp.audit.services import Actor
+from webapp.domain import DomainError
 from webapp.extensions import db
+from webapp.face import services as face
 from webapp.idnumber import make_id_number
 from webapp.models import AuditLog, FaceCheck, User
-from webapp.services import accounts, face
-from webapp.services.audit import Actor
-from webapp.services.errors import DomainError
 
 PASSWORD = "Passw0rd!"
 
@@ -361,7 +362,7 @@ def test_me_requires_login(client):
 
 
 def test_me_employee(client, factory, auth):
-    from webapp.services import messages
+    from webapp.messages import services as messages
 
     person = factory.person(name="张小明", balance_fen=12345, region="320102")
     user = factory.user(person)

@@ -12,11 +12,13 @@ from tests import kinship_factories as kf
 from tests.test_aid_rules import HAINAN, accept, add, make_owner, open_group
 from tests.test_codes import issue
 from tests.test_settlement import assert_ledger_matches_balances
+from webapp.aid import services as aid
+from webapp.audit.services import Actor
+from webapp.codes import settlement
+from webapp.domain import DomainError
 from webapp.extensions import db
+from webapp.invitations import services as invitations
 from webapp.models import AidGroup, AidMember, InsuredPerson, LedgerEntry, Pharmacy, Settlement
-from webapp.services import aid, invitations, settlement
-from webapp.services.audit import Actor
-from webapp.services.errors import DomainError
 
 pytestmark = pytest.mark.postgres
 

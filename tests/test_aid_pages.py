@@ -10,9 +10,9 @@ from sqlalchemy import select
 from tests import kinship_factories as kf
 from tests.test_aid_rules import HAINAN, JIANGSU, ZHEJIANG, accept, add, make_owner, open_group
 from tests.test_codes import login
+from webapp.aid import services as aid
 from webapp.extensions import db
 from webapp.models import AidGroup, AidMember
-from webapp.services import aid
 
 
 def html(response) -> str:

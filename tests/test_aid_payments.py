@@ -19,10 +19,12 @@ from tests.test_aid_rules import (
 from tests.test_codes import issue, login
 from tests.test_settlement import assert_ledger_matches_balances, pay
 from webapp import clock
+from webapp.aid import payments as aid_payments
+from webapp.aid import services as aid
+from webapp.audit.services import Actor
+from webapp.codes import settlement
 from webapp.extensions import db
 from webapp.models import LedgerEntry, Message
-from webapp.services import aid, aid_payments, settlement
-from webapp.services.audit import Actor
 
 
 def shop_of(factory, region: str = "360000", name: str = "仁心大药房"):

@@ -13,11 +13,12 @@ from sqlalchemy import func, select
 
 from tests import kinship_factories as kf
 from webapp import clock
+from webapp.aid import services as aid
+from webapp.audit.services import Actor
+from webapp.domain import DomainError
 from webapp.extensions import db
+from webapp.invitations import services as invitations
 from webapp.models import AidGroup, AidMember, AuditLog, Invitation, Message
-from webapp.services import aid, invitations
-from webapp.services.audit import Actor
-from webapp.services.errors import DomainError
 
 JIANGXI, JIANGSU, HAINAN, ZHEJIANG = "360102", "320102", "460102", "330102"
 

@@ -11,13 +11,13 @@ from sqlalchemy import func, select
 
 from tests.test_codes import bind, end, issue
 from webapp import clock
+from webapp.api.keys import create_key, revoke_key
+from webapp.audit.services import SYSTEM
 from webapp.blueprints.api.errors import ERRORS, SERVICE_CODES
 from webapp.blueprints.api.openapi import build_document
+from webapp.codes import settlement as settlement_service
 from webapp.extensions import db
 from webapp.models import AuditLog, InsuranceCode, LedgerEntry, PersonalAccount, Settlement
-from webapp.services import settlement as settlement_service
-from webapp.services.api_keys import create_key, revoke_key
-from webapp.services.audit import SYSTEM
 
 VERIFY = "/api/v1/codes/verify"
 SETTLE = "/api/v1/settlements"
@@ -427,7 +427,7 @@ def test_another_pharmacys_settlement_is_not_found(pos, other_pos, factory):
 
 def test_settlement_made_at_the_counter_is_readable_by_the_pos(pos, factory):
     """The API reads what the web pages wrote: one service, one table."""
-    from webapp.services.audit import Actor
+    from webapp.audit.services import Actor
 
     user = factory.user(balance_fen=5000)
     staff = factory.staff(pharmacy_obj=pos.pharmacy)

@@ -8,11 +8,11 @@ import pytest
 from sqlalchemy import select, text
 
 from webapp import clock
+from webapp.api import keys as api_keys
+from webapp.audit.services import SYSTEM
+from webapp.domain import DomainError
 from webapp.extensions import db
 from webapp.models import ApiKey, AuditLog
-from webapp.services import api_keys
-from webapp.services.audit import SYSTEM
-from webapp.services.errors import DomainError
 
 
 def test_key_format_and_only_the_hash_is_stored(app, factory):

@@ -25,9 +25,9 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from tests.test_codes import issue
-from webapp.services import settlement as settlement_service
-from webapp.services.api_keys import actor_for, create_key
-from webapp.services.audit import SYSTEM
+from webapp.api.keys import actor_for, create_key
+from webapp.audit.services import SYSTEM
+from webapp.codes import settlement as settlement_service
 
 MAX_EXAMPLES = 50
 CHECKS = [

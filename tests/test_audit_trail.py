@@ -15,10 +15,11 @@ from tests.factories import PASSWORD
 from tests.test_codes import bind, issue, login
 from tests.test_review import jiangsu_family, submit
 from webapp import clock
+from webapp.audit import services as audit
+from webapp.audit.services import Actor
 from webapp.extensions import db
 from webapp.models import AuditLog
-from webapp.services import audit, review
-from webapp.services.audit import Actor
+from webapp.review import services as review
 
 
 def rows(action: str) -> int:
@@ -39,22 +40,22 @@ def html(response) -> str:
 STEPS = {}
 # Where each action is recorded, named in the failure message so the fix is one look away.
 OWNERS = {
-    "account.login": "webapp/services/accounts.py authenticate()",
-    "account.logout": "webapp/services/accounts.py logout() / blueprints/auth/routes.py logout()",
-    "account.login_failed": "webapp/services/accounts.py authenticate()",
-    "face_check.pass": "webapp/services/face.py submit()",
-    "face_check.fail": "webapp/services/face.py submit()",
-    "kinship.binding_created": "webapp/services/kinship.py complete_binding()",
-    "kinship.accepted": "webapp/services/kinship_lifecycle.py KinshipInvitations.accepted()",
-    "kinship.declined": "webapp/services/kinship_lifecycle.py KinshipInvitations.declined()",
-    "kinship.ended": "webapp/services/kinship_lifecycle.py (解除绑定)",
+    "account.login": "webapp/accounts/services.py authenticate()",
+    "account.logout": "webapp/accounts/services.py logout() / blueprints/auth/routes.py logout()",
+    "account.login_failed": "webapp/accounts/services.py authenticate()",
+    "face_check.pass": "webapp/face/services.py submit()",
+    "face_check.fail": "webapp/face/services.py submit()",
+    "kinship.binding_created": "webapp/kinship/services.py complete_binding()",
+    "kinship.accepted": "webapp/kinship/lifecycle.py KinshipInvitations.accepted()",
+    "kinship.declined": "webapp/kinship/lifecycle.py KinshipInvitations.declined()",
+    "kinship.ended": "webapp/kinship/lifecycle.py (解除绑定)",
     "material.viewed": "webapp/blueprints/family/wizard.py material_file() / "
-                       "webapp/services/materials.py file_for()",
-    "code.issued_for_relative": "webapp/services/codes.py issue_code()",
-    "settlement.create": "webapp/services/settlement.py _settle()",
-    "review.approved": "webapp/services/review.py approve()",
-    "review.rejected": "webapp/services/review.py reject()",
-    "api.key_used": "webapp/services/api_keys.py record_use() and the API blueprint",
+                       "webapp/kinship/materials.py file_for()",
+    "code.issued_for_relative": "webapp/codes/services.py issue_code()",
+    "settlement.create": "webapp/codes/settlement.py _settle()",
+    "review.approved": "webapp/review/services.py approve()",
+    "review.rejected": "webapp/review/services.py reject()",
+    "api.key_used": "webapp/api/keys.py record_use() and the API blueprint",
 }
 
 
@@ -87,7 +88,7 @@ def _login_failed(client, factory):
 
 def _face(client, factory, fails: bool):
     from tests.test_face import face_image, own, post_image
-    from webapp.services import face
+    from webapp.face import services as face
 
     user = factory.user(face_check_fails=fails)
     login(client, user)
@@ -123,7 +124,7 @@ def _invitation(client, factory):
 
     Returns (invitation token, relative user).
     """
-    from webapp.services import kinship
+    from webapp.kinship import services as kinship
 
     holder = factory.user(name="陈强", age=45)
     relative = factory.user(name="陈母", age=70, male=False)
@@ -139,8 +140,8 @@ def _invitation(client, factory):
 
 def _answer(client, factory, accept: bool):
     lifecycle = pytest.importorskip(
-        "webapp.services.kinship_lifecycle",
-        reason="webapp/services/kinship_lifecycle.py is not built yet (colleague 3b)",
+        "webapp.kinship.lifecycle",
+        reason="webapp/kinship/lifecycle.py is not built yet (colleague 3b)",
     )
     done, relative = _invitation(client, factory)
     kf.face_pass(relative.person, purpose=lifecycle.FACE_PURPOSE)  # spent by accepting
@@ -162,14 +163,14 @@ def _declined(client, factory):
 @step("kinship.ended")
 def _ended(client, factory):
     lifecycle = pytest.importorskip(
-        "webapp.services.kinship_lifecycle",
-        reason="webapp/services/kinship_lifecycle.py is not built yet (colleague 3b)",
+        "webapp.kinship.lifecycle",
+        reason="webapp/kinship/lifecycle.py is not built yet (colleague 3b)",
     )
     user = factory.user(name="郑洁", age=36, male=False)
     child = factory.person(name="郑小乐", age=6)
     binding = bind(user.person, child, "child")
     fn = getattr(lifecycle, "end_binding", None)
-    assert fn is not None, "webapp.services.kinship_lifecycle.end_binding() is missing"
+    assert fn is not None, "webapp.kinship.lifecycle.end_binding() is missing"
     return lambda: fn(user, binding.public_id, Actor(user=user, ip="127.0.0.1"))
 
 
@@ -235,7 +236,7 @@ def _rejected(client, factory):
 
 
 def _api(client, factory, good_code: bool):
-    from webapp.services import api_keys
+    from webapp.api import keys as api_keys
 
     pharmacy = factory.pharmacy(name="仁心大药房", region="360000")
     _, raw = api_keys.create_key(pharmacy.code, "收银机1号", Actor(label="cli"))

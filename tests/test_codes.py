@@ -11,10 +11,10 @@ from PIL import Image, ImageDraw
 from sqlalchemy import func, select
 
 from webapp import clock
+from webapp.audit.services import Actor
+from webapp.codes import services as codes
 from webapp.extensions import db
 from webapp.models import AuditLog, InsuranceCode, KinshipBinding
-from webapp.services import codes
-from webapp.services.audit import Actor
 
 CODE_RE = re.compile(rf"^[{codes.ALPHABET}]{{{codes.CODE_LENGTH}}}$")
 
@@ -329,7 +329,7 @@ def test_codes_to_watch_follows_the_policy(app):
     """A page keeps (and the status poll reads) every code that may still end in a payment."""
     from types import SimpleNamespace
 
-    from webapp.services.settlement import token_seconds
+    from webapp.codes.settlement import token_seconds
 
     assert token_seconds() == 300
     assert codes.codes_to_watch(SimpleNamespace(valid_seconds=90, refresh_seconds=60)) == 8

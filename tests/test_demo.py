@@ -26,7 +26,7 @@ from webapp.models import (
     Pharmacy,
     User,
 )
-from webapp.services.registry import add_person
+from webapp.registry.services import add_person
 
 TABLES = (InsuredPerson, PersonalAccount, LedgerEntry, User, Pharmacy, AuditLog)
 

@@ -12,12 +12,12 @@ from PIL import Image, ImageDraw
 from sqlalchemy import func, select
 
 from webapp import clock
+from webapp.audit.services import Actor
+from webapp.domain import DomainError
 from webapp.extensions import db
+from webapp.face import services as face
 from webapp.models import AuditLog, FaceCheck
 from webapp.policy import policy_for
-from webapp.services import face
-from webapp.services.audit import Actor
-from webapp.services.errors import DomainError
 
 ACTOR = Actor(ip="127.0.0.1", user_agent="pytest")
 

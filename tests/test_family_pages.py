@@ -11,8 +11,8 @@ from tests import kinship_factories as kf
 from tests import lifecycle_factories as lf
 from webapp import clock
 from webapp.extensions import db
+from webapp.kinship import services as kinship
 from webapp.models import KinshipBinding
-from webapp.services import kinship
 
 
 def html(response) -> str:

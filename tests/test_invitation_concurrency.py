@@ -11,11 +11,12 @@ from sqlalchemy import func, select
 from tests import factories
 from tests import kinship_factories as kf
 from tests import lifecycle_factories as lf
+from webapp.audit.services import Actor
+from webapp.domain import DomainError
 from webapp.extensions import db
+from webapp.invitations import services as invitations
+from webapp.kinship import lifecycle as kinship_lifecycle
 from webapp.models import AuditLog, Invitation, KinshipBinding, Message, User
-from webapp.services import invitations, kinship_lifecycle
-from webapp.services.audit import Actor
-from webapp.services.errors import DomainError
 
 pytestmark = pytest.mark.postgres
 THREADS = 10

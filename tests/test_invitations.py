@@ -15,12 +15,12 @@ from tests import kinship_factories as kf
 from tests import lifecycle_factories as lf
 from tests.test_face import face_image, post_image
 from webapp import clock
+from webapp.audit.services import Actor
+from webapp.domain import DomainError, Forbidden, NotFound
 from webapp.extensions import db, limiter
+from webapp.invitations import services as invitations
+from webapp.invitations.services import InvitationGone
 from webapp.models import AuditLog, FaceCheck, Invitation, KinshipBinding, Message
-from webapp.services import invitations
-from webapp.services.audit import Actor
-from webapp.services.errors import DomainError, Forbidden, NotFound
-from webapp.services.invitations import InvitationGone
 
 T0 = datetime(2026, 3, 10, 2, 0)  # 10:00 in China
 

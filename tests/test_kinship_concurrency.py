@@ -9,7 +9,10 @@ from sqlalchemy import func, select
 
 from tests import factories
 from tests import kinship_factories as kf
+from webapp.audit.services import Actor
+from webapp.domain import DomainError
 from webapp.extensions import db
+from webapp.kinship import services as kinship
 from webapp.models import (
     OPEN_STATUSES,
     CommitmentLetter,
@@ -17,9 +20,6 @@ from webapp.models import (
     KinshipBinding,
     KinshipMaterial,
 )
-from webapp.services import kinship
-from webapp.services.audit import Actor
-from webapp.services.errors import DomainError
 
 pytestmark = pytest.mark.postgres
 THREADS = 10

@@ -12,11 +12,12 @@ from sqlalchemy.orm.attributes import set_committed_value
 from tests import kinship_factories as kf
 from tests import lifecycle_factories as lf
 from webapp import clock
+from webapp.audit.services import Actor
+from webapp.domain import Conflict, NotFound
 from webapp.extensions import db
+from webapp.kinship import access as kinship_access
+from webapp.kinship import lifecycle as kinship_lifecycle
 from webapp.models import Invitation, KinshipBinding
-from webapp.services import kinship_access, kinship_lifecycle
-from webapp.services.audit import Actor
-from webapp.services.errors import Conflict, NotFound
 
 T0 = datetime(2026, 3, 10, 2, 0)
 

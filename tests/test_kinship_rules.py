@@ -10,8 +10,12 @@ from sqlalchemy import func, select
 
 from tests import kinship_factories as kf
 from webapp import clock
+from webapp.audit.services import Actor
+from webapp.domain import DomainError
 from webapp.extensions import db
 from webapp.idnumber import make_id_number
+from webapp.kinship import letters
+from webapp.kinship import services as kinship
 from webapp.models import (
     AuditLog,
     CommitmentLetter,
@@ -20,9 +24,6 @@ from webapp.models import (
     KinshipBinding,
     Message,
 )
-from webapp.services import kinship, letters
-from webapp.services.audit import Actor
-from webapp.services.errors import DomainError
 
 ACTOR = Actor(label="test", ip="203.0.113.9", user_agent="pytest")
 NOT_FOUND = "未找到该家庭成员的参保信息，请核对姓名和身份证号"
@@ -354,7 +355,7 @@ def test_face_pass_is_required_and_spent_once(holder, factory):
 
 def test_refusal_leaves_face_pass_and_nothing_else(holder, factory):
     """A refused completion rolls back: the pass is still usable, no letter, no binding."""
-    from webapp.services import face
+    from webapp.face import services as face
 
     child = factory.person(name="李小明", age=8, status="suspended")
     refused(complete, holder, child)

@@ -151,9 +151,9 @@ def test_under_16_needs_birth_certificate_or_hukou(client, holder):
 
 
 def test_service_refuses_empty_bytes_with_the_empty_message(app, factory):
-    from webapp.services import materials
-    from webapp.services.audit import SYSTEM
-    from webapp.services.errors import DomainError
+    from webapp.audit.services import SYSTEM
+    from webapp.domain import DomainError
+    from webapp.kinship import materials
 
     owner = factory.person()
     with pytest.raises(DomainError) as err:

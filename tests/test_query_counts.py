@@ -130,7 +130,7 @@ def test_aid_members_and_spending(app, client, factory):
 
 def test_unread_count_is_asked_once_per_page(app, client, factory):
     """我的 shows the unread count in its list and on the tab bar: one COUNT for both."""
-    from webapp.services import messages
+    from webapp.messages import services as messages
 
     user = factory.user()
     messages.send(user.person, "测试消息")

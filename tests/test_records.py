@@ -8,9 +8,9 @@ import pytest
 
 from tests.test_codes import bind, end, family, login
 from webapp import clock
+from webapp.codes import records
 from webapp.extensions import db
 from webapp.models import Settlement
-from webapp.services import records
 
 
 def add_settlement(person, pharmacy, total_fen: int, at: datetime, items: str = "药品",

@@ -7,12 +7,12 @@ from datetime import date
 import pytest
 from sqlalchemy import func, select
 
+from webapp.audit.services import Actor
+from webapp.domain import DomainError
 from webapp.extensions import db
 from webapp.idnumber import check_char, make_id_number
 from webapp.models import AuditLog, InsuredPerson, LedgerEntry, PersonalAccount, Pharmacy, User
-from webapp.services import registry
-from webapp.services.audit import Actor
-from webapp.services.errors import DomainError
+from webapp.registry import services as registry
 
 ACTOR = Actor(label="test")
 ID_1990 = make_id_number("360102", date(1990, 1, 1), 123)  # male, 江西

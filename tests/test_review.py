@@ -12,11 +12,12 @@ from sqlalchemy import func, select
 from tests import kinship_factories as kf
 from tests.test_codes import login
 from webapp import clock
+from webapp.audit.services import Actor
+from webapp.domain import Conflict, DomainError
 from webapp.extensions import db
+from webapp.kinship import services as kinship
 from webapp.models import AuditLog, KinshipBinding, KinshipMaterial, Message
-from webapp.services import kinship, review
-from webapp.services.audit import Actor
-from webapp.services.errors import Conflict, DomainError
+from webapp.review import services as review
 
 JIANGSU = "320102"
 ACTOR = Actor(ip="127.0.0.1", user_agent="pytest", label="test")
@@ -43,9 +44,9 @@ def submit(holder, child, relation="child", material=None) -> KinshipBinding:
 
 def pdf_material(owner) -> KinshipMaterial:
     """A PDF proof stored through the real service."""
+    from webapp.audit.services import SYSTEM
+    from webapp.kinship import materials
     from webapp.policy import policy_for
-    from webapp.services import materials
-    from webapp.services.audit import SYSTEM
 
     rules = policy_for(owner.region_code).kinship
     return materials.store(owner, "hukou", io.BytesIO(kf.pdf_bytes()), ["hukou"],

@@ -11,11 +11,11 @@ from sqlalchemy import func, select
 from tests import factories
 from tests import kinship_factories as kf
 from tests.test_review import jiangsu_family, submit
+from webapp.audit.services import Actor
+from webapp.domain import Conflict
 from webapp.extensions import db
 from webapp.models import AuditLog, InsuredPerson, KinshipBinding, KinshipMaterial, Message, User
-from webapp.services import review
-from webapp.services.audit import Actor
-from webapp.services.errors import Conflict
+from webapp.review import services as review
 
 pytestmark = pytest.mark.postgres
 THREADS = 10

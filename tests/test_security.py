@@ -48,7 +48,7 @@ def test_csrf_is_enforced_on_login(csrf_app):
 
 def test_csrf_is_enforced_on_logout_register_and_face(csrf_app):
     from tests import factories
-    from webapp.services import face
+    from webapp.face import services as face
 
     user = factories.user()
     client = csrf_app.test_client()
@@ -168,7 +168,7 @@ def test_no_page_depends_on_an_emoji_font(client, factory, auth):
 
 
 def test_ids_in_urls_are_opaque(client, factory):
-    from webapp.services import face
+    from webapp.face import services as face
 
     person = factory.person()
     check = face.begin(person, "register", "/")

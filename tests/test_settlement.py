@@ -9,6 +9,9 @@ from sqlalchemy import func, select
 
 from tests.test_codes import bind, end, family, issue
 from webapp import clock
+from webapp.audit.services import Actor
+from webapp.codes import settlement
+from webapp.domain import DomainError
 from webapp.extensions import db
 from webapp.models import (
     AuditLog,
@@ -18,9 +21,6 @@ from webapp.models import (
     PersonalAccount,
     Settlement,
 )
-from webapp.services import settlement
-from webapp.services.audit import Actor
-from webapp.services.errors import DomainError
 
 
 @pytest.fixture

@@ -9,11 +9,11 @@ from sqlalchemy import func, select
 
 from tests.test_codes import issue
 from tests.test_settlement import assert_ledger_matches_balances
+from webapp.audit.services import Actor
+from webapp.codes import settlement
+from webapp.domain import DomainError
 from webapp.extensions import db
 from webapp.models import LedgerEntry, PersonalAccount, Settlement
-from webapp.services import settlement
-from webapp.services.audit import Actor
-from webapp.services.errors import DomainError
 
 pytestmark = pytest.mark.postgres
 THREADS = 20

@@ -368,7 +368,7 @@ def test_completion_rechecks_rules_changed_since_the_form(client, holder, child,
     assert r.status_code == 200
     assert message in html(r)
     assert count(KinshipBinding) == before
-    from webapp.services import face
+    from webapp.face import services as face
 
     assert face.has_pass(holder, "kinship_add")  # rolled back: the pass is not spent
 

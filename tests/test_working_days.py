@@ -10,8 +10,8 @@ import pytest
 from tests.test_codes import login
 from tests.test_review import jiangsu_family, submit
 from webapp import clock
-from webapp.services import review
-from webapp.services.kinship import add_working_days
+from webapp.kinship.services import add_working_days
+from webapp.review import services as review
 
 FRI, SAT, SUN = date(2026, 1, 9), date(2026, 1, 10), date(2026, 1, 11)
 MON, TUE, WED, THU = date(2026, 1, 12), date(2026, 1, 13), date(2026, 1, 14), date(2026, 1, 15)
@@ -130,8 +130,8 @@ def test_the_deadline_comes_from_the_policy(app, factory, monkeypatch):
     jiangsu = table.profiles["320000"]
     slow = replace(jiangsu, kinship=replace(jiangsu.kinship, review_working_days=5))
     monkeypatch.setattr(policy, "policy_for", lambda code: slow)
-    monkeypatch.setattr("webapp.services.kinship.policy_for", lambda code: slow)
-    monkeypatch.setattr("webapp.services.review.policy_for", lambda code: slow)
+    monkeypatch.setattr("webapp.kinship.services.policy_for", lambda code: slow)
+    monkeypatch.setattr("webapp.review.services.policy_for", lambda code: slow)
     clock.freeze(china_morning(FRI))
     user, child = jiangsu_family(factory)
     binding = submit(user.person, child)

@@ -64,9 +64,10 @@ def configure_paths(app: Flask) -> None:
 def register_extensions(app: Flask) -> None:
     """Bind the extension objects and load the policy table (a bad file stops start-up)."""
     from webapp import models  # noqa: F401  (register the tables)
+    from webapp.aid import services as aid  # noqa: F401  (invitation handlers)
     from webapp.extensions import csrf, db, limiter, login_manager, migrate
+    from webapp.kinship import lifecycle as kinship_lifecycle  # noqa: F401  (invitation handlers)
     from webapp.policy import load_policy
-    from webapp.services import aid, kinship_lifecycle  # noqa: F401  (invitation handlers)
 
     app.extensions["policy"] = load_policy(app.config.get("POLICY_FILE"))
     db.init_app(app)

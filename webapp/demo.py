@@ -1,5 +1,5 @@
 """Demo data: three families (江西, 江苏, 海南), two pharmacies, a reviewer, and the logins
-``flask init-demo`` prints. Everything goes through ``webapp.services.registry``; birth dates
+``flask init-demo`` prints. Everything goes through ``webapp.registry.services``; birth dates
 are computed from ``clock.today()`` so the ages stay right whenever the demo is seeded.
 
 ``seed_demo()`` is idempotent. ``add_synthetic_people(n)`` bulk-inserts valid synthetic people
@@ -16,12 +16,13 @@ from datetime import date, timedelta
 from sqlalchemy import func, insert, select
 
 from webapp import clock
+from webapp.audit import services as audit
+from webapp.audit.services import Actor
+from webapp.columns import new_public_id
 from webapp.extensions import db
 from webapp.idnumber import make_id_number
 from webapp.models import InsuredPerson, LedgerEntry, PersonalAccount, Pharmacy, User
-from webapp.models.base import new_public_id
-from webapp.services import audit, registry
-from webapp.services.audit import Actor
+from webapp.registry import services as registry
 
 PASSWORD = "Demo1234"
 ACTOR = Actor(label="demo")

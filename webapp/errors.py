@@ -3,8 +3,8 @@
 from flask import Flask, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 
+from webapp.domain import DomainError
 from webapp.extensions import db
-from webapp.services.errors import DomainError
 
 MESSAGES = {
     400: ("请求有误", "提交的内容无法处理，请返回后重试。"),

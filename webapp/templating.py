@@ -36,7 +36,7 @@ def init_context(app: Flask) -> None:
     from flask import request
     from flask_login import current_user
 
-    from webapp.services import messages
+    from webapp.messages import services as messages
     from webapp.services_catalog import is_available, service_url
 
     @app.context_processor

@@ -10,9 +10,9 @@ from urllib.parse import urlsplit
 from flask import abort, request
 from flask_login import current_user, login_required
 
+from webapp.audit.services import Actor
+from webapp.domain import DomainError
 from webapp.extensions import db
-from webapp.services.audit import Actor
-from webapp.services.errors import DomainError
 
 
 def current_actor() -> Actor:

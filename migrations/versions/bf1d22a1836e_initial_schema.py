@@ -5,9 +5,8 @@ Revises:
 Create Date: 2026-11-23 09:09:57.731248
 
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = 'bf1d22a1836e'

@@ -220,8 +220,8 @@ def test_jiangsu_owner_with_zero_balance_sets_a_window(live_server, phone, scree
     """Jiangsu: the zero-balance banner, the window/cap fields, a refusal on the field, the
     member page, and removing with a confirmation dialog."""
     from tests import kinship_factories as kf
-    from webapp.services import aid
-    from webapp.services.audit import Actor
+    from webapp.aid import services as aid
+    from webapp.audit.services import Actor
 
     app = live_server.app
     with app.app_context():

@@ -143,7 +143,7 @@ def test_a_stale_link_on_another_phone_gets_a_clear_page(live_server, phone, scr
     data = seed(live_server.app)
     with live_server.app.app_context():
         inv = db.session.scalars(db.select(Invitation)).one()
-        from webapp.services import invitations
+        from webapp.invitations import services as invitations
 
         holder = db.session.get(Invitation, inv.id).inviter
         invitations.revoke(inv, holder, lf.ACTOR)

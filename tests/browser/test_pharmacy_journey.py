@@ -243,8 +243,8 @@ def test_camera_scanner_reads_a_code_from_the_fake_camera(live_server, browser, 
     """The scan page's camera path (jsQR on video frames) fills the field and opens the card."""
     import qrcode
 
-    from webapp.services import codes
-    from webapp.services.audit import Actor
+    from webapp.audit.services import Actor
+    from webapp.codes import services as codes
 
     data = seed(live_server.app)
     with live_server.app.app_context():

@@ -4,7 +4,7 @@ import click
 from flask import Flask
 from flask.cli import AppGroup
 
-from webapp.services.audit import Actor
+from webapp.audit.services import Actor
 
 
 def register(app: Flask) -> None:
@@ -17,8 +17,8 @@ def register(app: Flask) -> None:
     @click.option("--name", required=True, help="密钥名称，例如 收银台1")
     def create(pharmacy_code: str, name: str) -> None:
         """Create a key and print it once (only its hash is stored)."""
-        from webapp.services.api_keys import create_key
-        from webapp.services.errors import DomainError
+        from webapp.api.keys import create_key
+        from webapp.domain import DomainError
 
         try:
             row, raw = create_key(pharmacy_code, name, cli_actor)
@@ -32,8 +32,8 @@ def register(app: Flask) -> None:
     @click.argument("prefix")
     def revoke(prefix: str) -> None:
         """Revoke the key with this prefix (the 8 characters after 'qy_')."""
-        from webapp.services.api_keys import revoke_key
-        from webapp.services.errors import DomainError
+        from webapp.api.keys import revoke_key
+        from webapp.domain import DomainError
 
         try:
             row = revoke_key(prefix, cli_actor)
@@ -45,8 +45,8 @@ def register(app: Flask) -> None:
     @click.option("--pharmacy", "pharmacy_code", default=None, help="只列出该药店的密钥")
     def list_(pharmacy_code: str | None) -> None:
         """List keys: prefix, pharmacy, name, created, last used, revoked."""
+        from webapp.api.keys import list_keys
         from webapp.clock import china_time
-        from webapp.services.api_keys import list_keys
 
         def when(dt):
             return china_time(dt) or "-"

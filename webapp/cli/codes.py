@@ -13,7 +13,7 @@ def register(app: Flask) -> None:
     @click.option("--batch", default=5000, show_default=True, help="Rows deleted per transaction.")
     def purge(batch: int) -> None:
         """Delete codes expired for more than an hour (in batches); print how many."""
-        from webapp.services.codes import purge_expired
+        from webapp.codes.services import purge_expired
 
         total = 0
         while True:

@@ -8,7 +8,7 @@ import click
 from flask import Flask
 from flask.cli import AppGroup
 
-from webapp.services.audit import Actor
+from webapp.audit.services import Actor
 
 CLI_ACTOR = Actor(label="cli")
 
@@ -63,8 +63,8 @@ def register(app: Flask) -> None:
     def add(name, id_number, phone, region, insurance_type, status, balance,
             card_not_activated, face_check_fails) -> None:
         """Add a person to the registry and print them."""
-        from webapp.services.errors import DomainError
-        from webapp.services.registry import add_person, yuan_to_fen
+        from webapp.domain import DomainError
+        from webapp.registry.services import add_person, yuan_to_fen
 
         try:
             person = add_person(
@@ -83,7 +83,7 @@ def register(app: Flask) -> None:
     def show(id_number: str) -> None:
         """Print a registry person by ID number."""
         from webapp.idnumber import IdNumberError, parse_id_number
-        from webapp.services.registry import find_person
+        from webapp.registry.services import find_person
 
         try:
             parse_id_number(id_number)

@@ -6,7 +6,7 @@ import click
 from flask import Flask
 from flask.cli import AppGroup
 
-from webapp.services.audit import Actor
+from webapp.audit.services import Actor
 
 CLI_ACTOR = Actor(label="cli")
 
@@ -30,9 +30,9 @@ def register(app: Flask) -> None:
     @click.option("--staff-name", default="店员", show_default=True, help="店员姓名")
     def pharmacy_add(name, code, region, staff_phone, staff_password, staff_name) -> None:
         """Add a pharmacy with its first staff login."""
+        from webapp.domain import DomainError
         from webapp.regions import province_name
-        from webapp.services.errors import DomainError
-        from webapp.services.registry import add_pharmacy
+        from webapp.registry.services import add_pharmacy
 
         try:
             shop, user = add_pharmacy(name, code, region, staff_phone, staff_password,
@@ -49,8 +49,8 @@ def register(app: Flask) -> None:
     @click.option("--name", required=True, help="店员姓名")
     def pharmacy_add_staff(code, phone, password, name) -> None:
         """Add another staff login to an existing pharmacy."""
-        from webapp.services.errors import DomainError
-        from webapp.services.registry import add_pharmacy_staff
+        from webapp.domain import DomainError
+        from webapp.registry.services import add_pharmacy_staff
 
         try:
             user = add_pharmacy_staff(code, phone, password, name, CLI_ACTOR)
@@ -64,8 +64,8 @@ def register(app: Flask) -> None:
     @click.option("--name", required=True, help="审核员姓名")
     def reviewer_add(phone, password, name) -> None:
         """Add a reviewer (医保经办审核员) login."""
-        from webapp.services.errors import DomainError
-        from webapp.services.registry import add_reviewer
+        from webapp.domain import DomainError
+        from webapp.registry.services import add_reviewer
 
         try:
             user = add_reviewer(phone, password, name, CLI_ACTOR)

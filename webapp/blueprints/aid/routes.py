@@ -15,16 +15,19 @@ from __future__ import annotations
 from flask import abort, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user
 
+from webapp.aid import payments as aid_payments
+from webapp.aid import services as aid
 from webapp.blueprints.aid import bp
 from webapp.blueprints.aid.forms import ActionForm, AddMemberForm, NoticeForm, WindowForm, cap_fen
 from webapp.blueprints.face import start_face_check
 from webapp.blueprints.invite.share import invite_share
+from webapp.domain import DomainError
 from webapp.extensions import db
+from webapp.face import services as face
+from webapp.kinship import letters
 from webapp.models import AidMember, InsuredPerson
 from webapp.money import yuan
 from webapp.policy import relation_label
-from webapp.services import aid, aid_payments, face, letters
-from webapp.services.errors import DomainError
 from webapp.web import attempt, current_actor, role_required
 
 INVITED = "aid_invited"

@@ -7,12 +7,12 @@ from functools import wraps
 
 from flask import current_app, g, request
 
+from webapp.api import keys as api_keys
+from webapp.audit.services import Actor
 from webapp.blueprints.api.errors import ApiError, error_response, from_domain
+from webapp.domain import DomainError
 from webapp.extensions import db
 from webapp.models import ApiKey
-from webapp.services import api_keys
-from webapp.services.audit import Actor
-from webapp.services.errors import DomainError
 
 HEADER = "X-API-Key"
 

@@ -12,8 +12,8 @@ from flask import current_app, jsonify
 from werkzeug.exceptions import HTTPException
 
 from webapp.blueprints.api import bp
+from webapp.domain import DomainError
 from webapp.extensions import db
-from webapp.services.errors import DomainError
 from webapp.web import no_store
 
 # API error code → (HTTP status, default Chinese message).
@@ -38,7 +38,7 @@ ERRORS: dict[str, tuple[int, str]] = {
     "internal_error": (500, "服务暂时出现问题，请稍后再试"),
 }
 
-# THE mapping: DomainError.code of webapp.services.settlement → API error code. The service's
+# THE mapping: DomainError.code of webapp.codes.settlement → API error code. The service's
 # Chinese message is passed through; the status comes from ERRORS.
 SERVICE_CODES: dict[str, str] = {
     "unknown": "unknown_code",

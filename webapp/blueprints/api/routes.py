@@ -3,7 +3,7 @@
 Shaped like the national terminal flow (XJ-D01-2019 e-voucher): decode the code through the
 platform → the patient's ID type and number, name, insured region, gender, birth date and a
 settlement token → settle with that token for a business type (02121 药店购药). Every rule
-and state change is in ``webapp.services.settlement`` — the same functions the pharmacy pages
+and state change is in ``webapp.codes.settlement`` — the same functions the pharmacy pages
 call; this module only translates JSON.
 """
 
@@ -28,12 +28,12 @@ from webapp.blueprints.api.auth import (
 from webapp.blueprints.api.errors import ApiError
 from webapp.blueprints.api.openapi import build_document
 from webapp.blueprints.api.validation import settle_body, verify_body
+from webapp.codes import settlement as settlement_service
+from webapp.codes.services import is_male
 from webapp.extensions import db, limiter
 from webapp.masking import mask_id, mask_name
 from webapp.models import Settlement
 from webapp.money import yuan
-from webapp.services import settlement as settlement_service
-from webapp.services.codes import is_male
 from webapp.web import no_store
 
 ID_TYPE_RESIDENT_CARD = "01"  # 居民身份证

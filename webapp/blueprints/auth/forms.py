@@ -4,8 +4,8 @@ from flask_wtf import FlaskForm
 from wtforms import HiddenField, PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length, Regexp, ValidationError
 
+from webapp.accounts.services import MSG_PASSWORD_RULE, MSG_PHONE_FORMAT
 from webapp.idnumber import IdNumberError, normalise, parse_id_number
-from webapp.services.accounts import MSG_PASSWORD_RULE, MSG_PHONE_FORMAT
 
 
 def _phone(value):

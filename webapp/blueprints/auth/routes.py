@@ -19,13 +19,13 @@ from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required, login_user, logout_user
 
 from webapp import clock
+from webapp.accounts import services as accounts
+from webapp.accounts.services import FACE_PURPOSE, PendingRegistration
 from webapp.blueprints.auth import bp
 from webapp.blueprints.auth.forms import LoginForm, LogoutForm, RegisterForm
 from webapp.blueprints.face import start_face_check
+from webapp.domain import DomainError
 from webapp.extensions import db, limiter
-from webapp.services import accounts
-from webapp.services.accounts import FACE_PURPOSE, PendingRegistration
-from webapp.services.errors import DomainError
 from webapp.web import attempt, current_actor, safe_next
 
 PENDING_KEY = "pending_registration"

@@ -6,9 +6,9 @@ from flask import jsonify, make_response, render_template, request, url_for
 from flask_login import current_user
 
 from webapp.blueprints.codes import bp
-from webapp.services import codes
-from webapp.services.errors import DomainError
-from webapp.services.kinship_access import showable_people
+from webapp.codes import services as codes
+from webapp.domain import DomainError
+from webapp.kinship.access import showable_people
 from webapp.web import current_actor, no_store, role_required
 
 

@@ -5,7 +5,7 @@ Other flows say "face check for purpose X, then continue at Y" with::
     from webapp.blueprints.face import start_face_check
     return start_face_check(person, "kinship_add", url_for("family.add_notice"))
 
-and later spend the pass with ``webapp.services.face.consume(person, purpose)``.
+and later spend the pass with ``webapp.face.services.consume(person, purpose)``.
 """
 
 from flask import Blueprint, redirect, session, url_for
@@ -31,7 +31,7 @@ def owns_check(public_id: str) -> bool:
 def start_face_check(person, purpose: str, next_url: str):
     """Begin a face check for ``purpose`` and redirect to the camera page; after a pass the
     person continues at ``next_url`` (a local path)."""
-    from webapp.services import face
+    from webapp.face import services as face
 
     check = face.begin(person, purpose, next_url)
     remember_check(check.public_id)

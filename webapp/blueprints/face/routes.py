@@ -6,11 +6,11 @@ from flask import current_app, jsonify, redirect, render_template, request, url_
 
 from webapp.blueprints.face import bp, owns_check, remember_check
 from webapp.blueprints.face.forms import FaceForm
+from webapp.domain import DomainError, NotFound
 from webapp.errors import wants_json
 from webapp.extensions import db, limiter
+from webapp.face import services as face
 from webapp.models import FaceCheck
-from webapp.services import face
-from webapp.services.errors import DomainError, NotFound
 from webapp.units import duration_text, size_text
 from webapp.web import current_actor, safe_next
 

@@ -18,11 +18,12 @@ from sqlalchemy.orm import selectinload
 
 from webapp.blueprints.family import bp
 from webapp.blueprints.invite.share import invite_share
+from webapp.domain import DomainError, NotFound
 from webapp.extensions import db
+from webapp.invitations import services as invitations
+from webapp.kinship import lifecycle as kinship_lifecycle
 from webapp.models import OPEN_STATUSES, InsuredPerson, Invitation, KinshipBinding
 from webapp.policy import policy_for, relation_label
-from webapp.services import invitations, kinship_lifecycle
-from webapp.services.errors import DomainError, NotFound
 from webapp.web import current_actor, role_required
 
 RESENT = "kinship_resent"

@@ -21,6 +21,7 @@ from flask import (
 from flask_login import current_user, login_required
 
 from webapp import clock
+from webapp.audit import services as audit
 from webapp.blueprints.face import start_face_check
 from webapp.blueprints.family import bp
 from webapp.blueprints.family.forms import (
@@ -32,10 +33,12 @@ from webapp.blueprints.family.forms import (
 )
 from webapp.blueprints.invite.share import invite_share
 from webapp.extensions import db, limiter
+from webapp.face import services as face
 from webapp.idnumber import IdNumberError, parse_id_number
+from webapp.kinship import letters, materials
+from webapp.kinship import services as kinship
 from webapp.models import Invitation, KinshipBinding
 from webapp.policy import material_label, relation_label
-from webapp.services import audit, face, kinship, letters, materials
 from webapp.services_catalog import service_url
 from webapp.units import size_text
 from webapp.web import attempt, current_actor, no_store, role_required

@@ -1,5 +1,5 @@
 """邀请链接 pages (/i/…): a relative opens an invitation, logs in or registers, face-checks and
-accepts or declines — for every kind of invitation (see webapp.services.invitations)."""
+accepts or declines — for every kind of invitation (see webapp.invitations.services)."""
 
 from flask import Blueprint
 

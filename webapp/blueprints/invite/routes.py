@@ -18,10 +18,11 @@ from flask_wtf import FlaskForm
 
 from webapp.blueprints.face import start_face_check
 from webapp.blueprints.invite import bp
+from webapp.domain import DomainError, NotFound
 from webapp.extensions import db, limiter
+from webapp.face import services as face
+from webapp.invitations import services as invitations
 from webapp.models import InsuredPerson, Invitation
-from webapp.services import face, invitations
-from webapp.services.errors import DomainError, NotFound
 from webapp.web import current_actor
 
 # Titles of the refusal pages, by error code.

@@ -6,7 +6,7 @@ from flask_wtf import FlaskForm
 
 from webapp.blueprints.messages import bp
 from webapp.extensions import db
-from webapp.services import messages
+from webapp.messages import services as messages
 from webapp.web import role_required, safe_next
 
 

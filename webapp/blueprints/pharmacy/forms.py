@@ -4,7 +4,7 @@ from flask_wtf import FlaskForm
 from wtforms import StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
-from webapp.services.settlement import ITEMS_MAX
+from webapp.codes.settlement import ITEMS_MAX
 
 
 class ScanForm(FlaskForm):

@@ -9,10 +9,10 @@ from sqlalchemy import select
 from webapp import clock
 from webapp.blueprints.pharmacy import bp
 from webapp.blueprints.pharmacy.forms import ScanForm, SettleForm
+from webapp.codes import records, settlement
+from webapp.domain import DomainError
 from webapp.extensions import db, limiter
 from webapp.models import Pharmacy, Settlement
-from webapp.services import records, settlement
-from webapp.services.errors import DomainError
 from webapp.templating import china_time
 from webapp.web import attempt, current_actor, role_required
 

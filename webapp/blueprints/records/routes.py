@@ -6,10 +6,11 @@ from flask import render_template, request
 from flask_login import current_user
 
 from webapp.blueprints.records import bp
+from webapp.codes import records
+from webapp.codes import services as codes
+from webapp.domain import Forbidden
 from webapp.extensions import db
-from webapp.services import codes, records
-from webapp.services.errors import Forbidden
-from webapp.services.kinship_access import showable_people
+from webapp.kinship.access import showable_people
 from webapp.web import role_required
 
 

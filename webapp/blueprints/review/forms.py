@@ -13,7 +13,7 @@ from wtforms import (
 )
 from wtforms.validators import Length, Optional
 
-from webapp.services.review import NOTE_MAX, REJECT_REASONS
+from webapp.review.services import NOTE_MAX, REJECT_REASONS
 
 
 class DayField(DateField):

@@ -6,12 +6,14 @@ from __future__ import annotations
 from flask import flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from webapp.audit import search as audit_search
 from webapp.blueprints.review import bp
 from webapp.blueprints.review.forms import ResubmitForm
+from webapp.domain import DomainError
 from webapp.extensions import db
+from webapp.kinship import materials
 from webapp.policy import material_label, relation_label
-from webapp.services import audit_search, materials, review
-from webapp.services.errors import DomainError
+from webapp.review import services as review
 from webapp.units import size_text
 from webapp.web import attempt, current_actor, no_store, role_required
 

@@ -16,13 +16,15 @@ from flask import (
 from flask_login import current_user
 
 from webapp import clock
+from webapp.audit import search as audit_search
+from webapp.audit.search import AuditQuery
 from webapp.blueprints.review import bp
 from webapp.blueprints.review.forms import AuditSearchForm, DecisionForm
+from webapp.domain import Conflict, DomainError
 from webapp.extensions import db
+from webapp.kinship import letters
 from webapp.policy import material_label, relation_label
-from webapp.services import audit_search, letters, review
-from webapp.services.audit_search import AuditQuery
-from webapp.services.errors import Conflict, DomainError
+from webapp.review import services as review
 from webapp.web import attempt, current_actor, no_store, role_required
 
 PER_PAGE = 20

@@ -1,0 +1,209 @@
+"""Accounts: real-name registration against the registry, login, logout.
+
+Registration writes nothing until the face check for purpose ``"register"`` has passed:
+``check_registration`` validates the form, the web layer keeps the pending registration in
+the session, and ``complete_registration`` re-checks everything, spends the face pass and
+creates the account in one transaction.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from webapp import clock
+from webapp.audit import services as audit
+from webapp.audit.services import Actor
+from webapp.domain import DomainError
+from webapp.extensions import db
+from webapp.face import services as face
+from webapp.idnumber import IdNumberError, normalise, parse_id_number
+from webapp.masking import mask_phone
+from webapp.models import InsuredPerson, User
+
+FACE_PURPOSE = "register"
+PHONE_RE = re.compile(r"^1[3-9]\d{9}$")
+
+MSG_PHONE_FORMAT = "请输入正确的11位手机号"
+MSG_PASSWORD_RULE = "密码至少8位，且须同时包含字母和数字"
+MSG_NOT_IN_REGISTRY = "未找到该身份证号的参保信息"
+MSG_NAME_MISMATCH = "姓名与身份证号不匹配"
+MSG_PERSON_REGISTERED = "该身份证号已注册，请直接登录"
+MSG_PHONE_TAKEN = "该手机号已被注册"
+MSG_LOGIN_FAILED = "手机号或密码错误"
+
+# Hash checked when the phone is unknown, so both failures take the same time.
+_DUMMY_HASH = generate_password_hash("not-a-real-password-0")
+
+
+@dataclass(frozen=True)
+class PendingRegistration:
+    """What step 1 decided, kept (by the web layer) until the face check passes."""
+
+    phone: str
+    password_hash: str
+    person_public_id: str
+    name: str
+    id_number: str
+
+    def to_dict(self) -> dict[str, str]:
+        """Plain data for the session."""
+        return {
+            "phone": self.phone,
+            "password_hash": self.password_hash,
+            "person": self.person_public_id,
+            "name": self.name,
+            "id_number": self.id_number,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> PendingRegistration:
+        """Back from the session (KeyError/TypeError when it is not one)."""
+        return cls(
+            phone=str(data["phone"]),
+            password_hash=str(data["password_hash"]),
+            person_public_id=str(data["person"]),
+            name=str(data["name"]),
+            id_number=str(data["id_number"]),
+        )
+
+
+def normalise_phone(phone: str | None) -> str:
+    """The phone as typed, without spaces or dashes (full-width digits folded)."""
+    return normalise(phone).replace("-", "")
+
+
+def check_phone(phone: str) -> str:
+    """A Chinese mobile number (1[3-9] and 9 more digits) or a field error."""
+    phone = normalise_phone(phone)
+    if not PHONE_RE.match(phone):
+        raise DomainError(MSG_PHONE_FORMAT, field="phone", code="phone_format")
+    return phone
+
+
+def check_password_rule(password: str) -> None:
+    """At least 8 characters with both letters and digits."""
+    password = password or ""
+    if (
+        len(password) < 8
+        or not re.search(r"[A-Za-z]", password)
+        or not re.search(r"\d", password)
+    ):
+        raise DomainError(MSG_PASSWORD_RULE, field="password", code="password_rule")
+
+
+def user_by_phone(phone: str) -> User | None:
+    """The account with this phone, if any."""
+    return db.session.scalar(select(User).filter_by(phone=normalise_phone(phone)))
+
+
+def check_registration(phone: str, name: str, id_number: str) -> InsuredPerson:
+    """Validate a registration against the registry; return the person or raise a field error.
+
+    Refusals: bad ID number (its reason), not in the registry, name mismatch, the person
+    already has an account, the phone is taken. Writes nothing.
+    """
+    phone = check_phone(phone)
+    try:
+        info = parse_id_number(id_number, today=clock.today())
+    except IdNumberError as err:
+        raise DomainError(err.reason, field="id_number", code=f"id_{err.code}") from None
+    person = db.session.scalar(select(InsuredPerson).filter_by(id_number=info.number))
+    if person is None:
+        raise DomainError(MSG_NOT_IN_REGISTRY, field="id_number", code="not_in_registry")
+    if "".join((name or "").split()) != person.name:
+        raise DomainError(MSG_NAME_MISMATCH, field="name", code="name_mismatch")
+    if db.session.scalar(select(User.id).filter_by(person_id=person.id)) is not None:
+        raise DomainError(MSG_PERSON_REGISTERED, field="id_number", code="person_registered")
+    if db.session.scalar(select(User.id).filter_by(phone=phone)) is not None:
+        raise DomainError(MSG_PHONE_TAKEN, field="phone", code="phone_taken")
+    return person
+
+
+def prepare_registration(
+    phone: str, password: str, name: str, id_number: str
+) -> tuple[InsuredPerson, PendingRegistration]:
+    """Step 1: every check, and the pending registration to keep until the face check."""
+    check_password_rule(password)
+    person = check_registration(phone, name, id_number)
+    pending = PendingRegistration(
+        phone=normalise_phone(phone),
+        password_hash=generate_password_hash(password),
+        person_public_id=person.public_id,
+        name=person.name,
+        id_number=person.id_number,
+    )
+    return person, pending
+
+
+def pending_person(pending: PendingRegistration) -> InsuredPerson | None:
+    """The registry person a pending registration is for."""
+    return db.session.scalar(
+        select(InsuredPerson).filter_by(public_id=pending.person_public_id)
+    )
+
+
+def complete_registration(pending: PendingRegistration, actor: Actor) -> User:
+    """Create the account once the face check passed: re-check, spend the pass, audit, commit.
+
+    A concurrent registration of the same phone or person ends as the same field error.
+    """
+    person = check_registration(pending.phone, pending.name, pending.id_number)
+    if person.public_id != pending.person_public_id:
+        raise DomainError(MSG_NOT_IN_REGISTRY, field="id_number", code="not_in_registry")
+    face.consume(person, FACE_PURPOSE)
+    user = User(
+        phone=pending.phone,
+        password_hash=pending.password_hash,
+        role="insured",
+        person_id=person.id,
+        last_login_at=clock.now(),
+    )
+    db.session.add(user)
+    try:
+        db.session.flush()
+        audit.record("account.register", actor, target=user, person=person,
+                     label=mask_phone(pending.phone))
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        if db.session.scalar(select(User.id).filter_by(person_id=person.id)) is not None:
+            raise DomainError(MSG_PERSON_REGISTERED, field="id_number",
+                              code="person_registered") from None
+        raise DomainError(MSG_PHONE_TAKEN, field="phone", code="phone_taken") from None
+    return user
+
+
+def authenticate(phone: str, password: str, actor: Actor) -> User:
+    """Log in with phone and password; the failure never says which of the two was wrong.
+
+    Success and failure are both audited (the failure with the masked phone) and committed.
+    """
+    phone = normalise_phone(phone)
+    user = user_by_phone(phone) if phone else None
+    if user is None:
+        check_password_hash(_DUMMY_HASH, password or "")
+        ok = False
+    else:
+        ok = user.check_password(password or "")
+    if not ok:
+        audit.record("account.login_failed", actor, label=mask_phone(phone),
+                     person=user.person if user else None)
+        db.session.commit()
+        raise DomainError(MSG_LOGIN_FAILED, code="login_failed")
+    user.last_login_at = clock.now()
+    audit.record("account.login", actor, target=user, person=user.person,
+                 label=mask_phone(phone))
+    db.session.commit()
+    return user
+
+
+def logout(user: User, actor: Actor) -> None:
+    """Audit the logout (the web layer ends the session)."""
+    audit.record("account.logout", actor, target=user, person=user.person,
+                 label=mask_phone(user.phone))
+    db.session.commit()

@@ -1,0 +1,1 @@
+"""aid aggregate."""

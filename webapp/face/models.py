@@ -1,0 +1,28 @@
+"""Simulated face checks (人脸识别): one challenge per attempt, only the image hash kept."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import DateTime, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from webapp.columns import CreatedAtMixin, PublicIdMixin
+from webapp.extensions import db
+
+
+class FaceCheck(PublicIdMixin, CreatedAtMixin, db.Model):
+    """A face-check challenge for one person and purpose; a pass is good once for a while."""
+
+    __tablename__ = "face_check"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("insured_person.id"), index=True)
+    purpose: Mapped[str] = mapped_column(String(40))
+    nonce: Mapped[str] = mapped_column(String(64))
+    next_url: Mapped[str] = mapped_column(String(300), default="/")
+    # pending | passed | failed
+    result: Mapped[str] = mapped_column(String(10), default="pending")
+    image_sha256: Mapped[str] = mapped_column(String(64), default="")
+    checked_at: Mapped[datetime | None] = mapped_column(DateTime)
+    consumed_at: Mapped[datetime | None] = mapped_column(DateTime)

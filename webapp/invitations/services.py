@@ -1,0 +1,402 @@
+"""Invitation links (邀请链接): create, load, answer, revoke and resend — for any flow.
+
+A person aged 16+ confirms being bound (亲情账户, and later 家庭共济) by opening a link that
+carries a random token. Only the token's SHA-256 is stored; the raw token exists once, in the
+return value of ``create``/``resend``, for the inviter to share. An invitation is for exactly
+one registry person (the invitee), valid for ``policy.invitation.valid_hours`` from creation,
+single use (``claim`` is a conditional UPDATE, so concurrent answers give exactly one), and
+revocable by the inviter.
+
+The dispatcher
+--------------
+``Invitation.kind`` names the flow and ``target_id`` the row the invitation confirms. Each flow
+registers one handler object for its kind, at import time of its service module::
+
+    from webapp.invitations import services as invitations
+
+    class AidInvitations(invitations.InvitationHandler):
+        kind = "aid"
+        face_purpose = "aid_accept"          # the face check the invitee passes to accept
+
+        def offer(self, inv): ...            # what the link page says (an ``Offer``)
+        def check_open(self, inv): ...       # raise DomainError unless the target still waits
+        def accepted(self, inv, person, actor): ...   # state change + messages + audit
+        def declined(self, inv, person, actor): ...
+        # optional: resent(old, new, actor), expires_at(inv), done_url(inv, outcome)
+
+    invitations.register_handler(AidInvitations())
+
+The module must be imported when the app starts (its blueprint imports it). The kinship
+handler lives in ``webapp.kinship.lifecycle``. The generic pages of blueprint
+``invite`` (``/i/<token>``) then show, accept (after the face check of ``face_purpose``) and
+decline invitations of every kind; handlers never commit — ``accept``/``decline``/``resend``
+here commit once, after the handler ran, so each answer is one transaction.
+
+Transactions: ``create``, ``claim`` and ``revoke`` join the caller's transaction (they flush,
+never commit); ``accept``, ``decline`` and ``resend`` are whole actions and commit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm.attributes import set_committed_value
+
+from webapp import clock
+from webapp.audit import services as audit
+from webapp.audit.services import Actor
+from webapp.domain import DomainError, Forbidden, NotFound
+from webapp.extensions import db
+from webapp.face import services as face
+from webapp.models import InsuredPerson, Invitation, User
+from webapp.policy import policy_for
+
+MSG_UNKNOWN = "邀请链接无效"
+MSG_EXPIRED = "邀请已过期，请联系邀请人重新发送"
+MSG_USED = "该邀请已处理"
+MSG_REVOKED = "邀请已被撤回"
+MSG_WRONG_PERSON = "该邀请不是发给您的，请使用被邀请人本人的账号登录"
+MSG_STAFF = "工作人员账号不能接受家人邀请，请退出后使用被邀请人本人的参保人账号登录"
+MSG_NOT_INVITER = "只有邀请人可以操作该邀请"
+
+TOKEN_BYTES = 32
+MAX_TOKEN_LENGTH = 100
+
+
+class InvitationGone(DomainError):
+    """The invitation existed but can no longer be answered (expired, used, revoked): 410."""
+
+    status = 410
+
+
+# --- the dispatcher -----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Offer:
+    """What the invitation page says, in Chinese, from the invitee's point of view."""
+
+    title: str  # "亲情账户绑定邀请"
+    inviter: str  # masked name of the inviter, e.g. "张*明"
+    relation: str  # e.g. "您是张*明的父母"
+    meaning: tuple[str, ...] = field(default_factory=tuple)  # what accepting means, one per line
+    accept_label: str = "同意并进行人脸识别"
+    decline_label: str = "拒绝"
+    invite_line: str = "邀请您成为亲情账户家庭成员"  # follows the inviter's name on the page
+    accepted_line: str = "绑定已生效。"  # shown after accepting
+    accepted_hint: str = "如需解除，可随时在“家庭 › 绑定我的人”中操作。"
+
+
+class InvitationHandler:
+    """Base class of a flow's invitation handler; override what the flow needs.
+
+    Handlers change state, send messages and add audit rows but never commit.
+    """
+
+    kind: str = ""
+    face_purpose: str = "invitation_accept"
+
+    def offer(self, inv: Invitation) -> Offer:  # pragma: no cover - every flow overrides
+        """The words of the invitation page."""
+        raise NotImplementedError
+
+    def check_open(self, inv: Invitation) -> None:
+        """Raise a DomainError unless the invitation's target still waits for an answer."""
+
+    def accepted(self, inv: Invitation, person: InsuredPerson, actor: Actor) -> None:
+        """The invitee accepted (the invitation is already claimed)."""
+        raise NotImplementedError
+
+    def declined(self, inv: Invitation, person: InsuredPerson, actor: Actor) -> None:
+        """The invitee declined (the invitation is already claimed)."""
+        raise NotImplementedError
+
+    def resent(self, old: Invitation, new: Invitation, actor: Actor) -> None:
+        """A fresh invitation replaced ``old`` (e.g. tell the invitee)."""
+
+    def expires_at(self, inv: Invitation) -> datetime | None:
+        """Expiry of a resent invitation (None: the policy's valid_hours from now)."""
+        return None
+
+    def done_url(self, inv: Invitation, outcome: str) -> str:
+        """Where the invitee lands after answering ('' for the home page)."""
+        return ""
+
+
+# Filled when the handler modules are imported (create_app imports them all).
+HANDLERS: dict[str, InvitationHandler] = {}
+
+
+def register_handler(handler: InvitationHandler) -> InvitationHandler:
+    """Register the handler of ``handler.kind`` (replacing an earlier one)."""
+    if not handler.kind:
+        raise ValueError("an invitation handler needs a kind")
+    HANDLERS[handler.kind] = handler
+    return handler
+
+
+def handler_for(kind: str) -> InvitationHandler:
+    """The registered handler of a kind (an unknown kind is an invalid link)."""
+    handler = HANDLERS.get(kind)
+    if handler is None:
+        raise NotFound(MSG_UNKNOWN, code="unknown")
+    return handler
+
+
+# --- tokens and state ---------------------------------------------------------------------
+
+def token_hash(raw_token: str) -> str:
+    """SHA-256 (hex) of a raw token: the only form stored."""
+    return hashlib.sha256(raw_token.encode("utf-8")).hexdigest()
+
+
+def valid_until(inviter: InsuredPerson, at: datetime | None = None) -> datetime:
+    """Expiry of an invitation created now: the inviter's policy valid_hours."""
+    hours = policy_for(inviter.region_code).invitation.valid_hours
+    return (at or clock.now()) + timedelta(hours=hours)
+
+
+def state(inv: Invitation, at: datetime | None = None) -> str:
+    """'open', 'used', 'revoked' or 'expired'."""
+    if inv.used_at is not None:
+        return "used"
+    if inv.revoked_at is not None:
+        return "revoked"
+    if inv.expires_at <= (at or clock.now()):
+        return "expired"
+    return "open"
+
+
+def is_open(inv: Invitation, at: datetime | None = None) -> bool:
+    """Whether the invitation may still be answered."""
+    return state(inv, at) == "open"
+
+
+def _refuse(inv: Invitation, at: datetime | None = None) -> None:
+    """Raise the error that says why the invitation cannot be answered (nothing if open)."""
+    current = state(inv, at)
+    if current == "used":
+        raise InvitationGone(MSG_USED, code="used")
+    if current == "revoked":
+        raise InvitationGone(MSG_REVOKED, code="revoked")
+    if current == "expired":
+        raise InvitationGone(MSG_EXPIRED, code="expired")
+
+
+# --- building blocks (join the caller's transaction) --------------------------------------
+
+def create(
+    kind: str,
+    target_id: int,
+    inviter: InsuredPerson,
+    invitee: InsuredPerson,
+    actor: Actor,
+    expires_at: datetime | None = None,
+) -> tuple[Invitation, str]:
+    """A new invitation and its raw token (shown once; only the hash is stored). No commit."""
+    raw = secrets.token_urlsafe(TOKEN_BYTES)
+    inv = Invitation(
+        kind=kind,
+        target_id=target_id,
+        token_hash=token_hash(raw),
+        inviter_person_id=inviter.id,
+        invitee_person_id=invitee.id,
+        expires_at=expires_at or valid_until(inviter),
+    )
+    db.session.add(inv)
+    db.session.flush()
+    audit.record("invitation.created", actor, target=inv, person=invitee,
+                 detail={"kind": kind, "expires_at": inv.expires_at.isoformat()})
+    return inv, raw
+
+
+def find(raw_token: str) -> Invitation | None:
+    """The invitation of a raw token, whatever its state (None when unknown)."""
+    if not raw_token or len(raw_token) > MAX_TOKEN_LENGTH:
+        return None
+    return db.session.scalar(select(Invitation).where(Invitation.token_hash == token_hash(raw_token)))
+
+
+def load(raw_token: str) -> Invitation:
+    """The open invitation of a raw token; a distinct error for unknown, used, revoked and
+    expired links (NotFound 404, InvitationGone 410)."""
+    inv = find(raw_token)
+    if inv is None:
+        raise NotFound(MSG_UNKNOWN, code="unknown")
+    _refuse(inv)
+    return inv
+
+
+def get(public_id: str) -> Invitation | None:
+    """The invitation with this public id, if any."""
+    return db.session.scalar(select(Invitation).where(Invitation.public_id == public_id))
+
+
+def person_of(user: Any) -> InsuredPerson:
+    """The registry person of a logged-in user; staff may not answer invitations."""
+    if isinstance(user, InsuredPerson):
+        return user
+    if not isinstance(user, User) or user.role != "insured" or user.person is None:
+        raise Forbidden(MSG_STAFF, code="staff")
+    return user.person
+
+
+def check_invitee(inv: Invitation, person: InsuredPerson | None) -> None:
+    """Only the invitee may answer: Forbidden for anyone else."""
+    if person is None or person.id != inv.invitee_person_id:
+        raise Forbidden(MSG_WRONG_PERSON, code="wrong_person")
+
+
+def claim(inv: Invitation, outcome: str, actor: Actor) -> None:
+    """Mark the invitation used with ``outcome`` exactly once (no commit).
+
+    One conditional UPDATE decides: of concurrent answers only one changes the row; the others
+    get the reason it can no longer be answered.
+    """
+    if outcome not in ("accepted", "declined"):
+        raise ValueError(f"unknown outcome {outcome!r}")
+    at = clock.now()
+    changed = db.session.execute(
+        update(Invitation)
+        .where(
+            Invitation.id == inv.id,
+            Invitation.used_at.is_(None),
+            Invitation.revoked_at.is_(None),
+            Invitation.expires_at > at,
+        )
+        .values(used_at=at, outcome=outcome)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if changed != 1:
+        db.session.refresh(inv)
+        _refuse(inv, at)
+        raise InvitationGone(MSG_USED, code="used")  # pragma: no cover - refused above
+    set_committed_value(inv, "used_at", at)
+    set_committed_value(inv, "outcome", outcome)
+
+
+def revoke(inv: Invitation, by_person: InsuredPerson | None, actor: Actor,
+           reason: str = "revoked") -> bool:
+    """Revoke an unanswered invitation (the inviter, or the system with ``by_person=None``).
+
+    Returns whether this call revoked it; no commit. Revoking does not change the target —
+    the flow that owns it does (e.g. kinship_lifecycle.end_binding cancels the binding).
+    """
+    if by_person is not None and by_person.id != inv.inviter_person_id:
+        raise Forbidden(MSG_NOT_INVITER, code="not_inviter")
+    at = clock.now()
+    changed = db.session.execute(
+        update(Invitation)
+        .where(Invitation.id == inv.id, Invitation.used_at.is_(None),
+               Invitation.revoked_at.is_(None))
+        .values(revoked_at=at)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if changed == 1:
+        set_committed_value(inv, "revoked_at", at)
+        audit.record("invitation.revoked", actor, target=inv,
+                     person=db.session.get(InsuredPerson, inv.invitee_person_id),
+                     detail={"kind": inv.kind, "reason": reason})
+    return changed == 1
+
+
+def latest_for(kind: str, target_id: int) -> Invitation | None:
+    """The newest invitation of a target."""
+    return db.session.scalar(
+        select(Invitation)
+        .where(Invitation.kind == kind, Invitation.target_id == target_id)
+        .order_by(Invitation.id.desc())
+        .limit(1)
+    )
+
+
+def open_for(kind: str, target_id: int, at: datetime | None = None) -> list[Invitation]:
+    """The target's invitations that may still be answered."""
+    at = at or clock.now()
+    return list(db.session.scalars(
+        select(Invitation).where(
+            Invitation.kind == kind,
+            Invitation.target_id == target_id,
+            Invitation.used_at.is_(None),
+            Invitation.revoked_at.is_(None),
+            Invitation.expires_at > at,
+        )
+    ))
+
+
+# --- whole actions (commit) ---------------------------------------------------------------
+
+def _resolve(ref: Invitation | str) -> Invitation:
+    """An open invitation from an Invitation or a raw token."""
+    if isinstance(ref, Invitation):
+        _refuse(ref)
+        return ref
+    return load(ref)
+
+
+def prepare_answer(ref: Invitation | str, user: Any) -> tuple[Invitation, InsuredPerson,
+                                                               InvitationHandler]:
+    """Every check before an answer, changing nothing: open, the invitee, target waiting."""
+    person = person_of(user)
+    inv = _resolve(ref)
+    check_invitee(inv, person)
+    handler = handler_for(inv.kind)
+    handler.check_open(inv)
+    return inv, person, handler
+
+
+def accept(ref: Invitation | str, user: Any, actor: Actor) -> Invitation:
+    """The invitee accepts: spend their face pass (the handler's purpose), claim the
+    invitation, let the handler apply it — one transaction, committed."""
+    inv, person, handler = prepare_answer(ref, user)
+    try:
+        claim(inv, "accepted", actor)
+        face.consume(person, handler.face_purpose)
+        handler.accepted(inv, person, actor)
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    return inv
+
+
+def decline(ref: Invitation | str, user: Any, actor: Actor) -> Invitation:
+    """The invitee declines (no face check needed to say no) — committed."""
+    inv, person, handler = prepare_answer(ref, user)
+    try:
+        claim(inv, "declined", actor)
+        handler.declined(inv, person, actor)
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    return inv
+
+
+def resend(inv: Invitation, by_person: InsuredPerson, actor: Actor) -> tuple[Invitation, str]:
+    """Replace an unanswered invitation with a fresh one (new token, fresh validity) for the
+    same target and invitee; the old link stops working. Committed."""
+    if by_person.id != inv.inviter_person_id:
+        raise Forbidden(MSG_NOT_INVITER, code="not_inviter")
+    if inv.used_at is not None:
+        raise InvitationGone(MSG_USED, code="used")
+    handler = handler_for(inv.kind)
+    handler.check_open(inv)
+    try:
+        revoke(inv, by_person, actor, reason="resent")
+        invitee = db.session.get(InsuredPerson, inv.invitee_person_id)
+        new, raw = create(inv.kind, inv.target_id, by_person, invitee, actor,
+                          expires_at=handler.expires_at(inv))
+        audit.record("invitation.resent", actor, target=new, person=invitee,
+                     detail={"kind": inv.kind, "replaces": inv.public_id})
+        handler.resent(inv, new, actor)
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    return new, raw
+

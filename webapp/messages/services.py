@@ -1,0 +1,74 @@
+"""站内消息: sending, listing and reading in-app messages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import func, select
+
+from webapp import clock
+from webapp.domain import NotFound
+from webapp.extensions import db
+from webapp.models import InsuredPerson, Message
+
+
+def page(endpoint: str, **values: Any) -> str:
+    """A site-relative link to a page of the app for a message (works outside a request)."""
+    return current_app.url_map.bind("").build(endpoint, values)
+
+
+def send(person: InsuredPerson, title: str, body: str = "", category: str = "system",
+         link: str = "") -> Message:
+    """Queue a message to a person (committed with the caller's transaction)."""
+    message = Message(
+        recipient_person_id=person.id, title=title[:80], body=body, category=category, link=link
+    )
+    db.session.add(message)
+    return message
+
+
+def unread_count(person_id: int) -> int:
+    """How many unread messages the person has."""
+    return db.session.scalar(
+        select(func.count(Message.id)).where(
+            Message.recipient_person_id == person_id, Message.read_at.is_(None)
+        )
+    ) or 0
+
+
+def inbox_query(person_id: int):
+    """Select statement of the person's messages, newest first."""
+    return (
+        select(Message)
+        .where(Message.recipient_person_id == person_id)
+        .order_by(Message.created_at.desc(), Message.id.desc())
+    )
+
+
+def open_message(person_id: int, public_id: str) -> Message:
+    """Fetch one of the person's own messages and mark it read (404 for anyone else's)."""
+    message = db.session.scalar(
+        select(Message).where(
+            Message.public_id == public_id, Message.recipient_person_id == person_id
+        )
+    )
+    if message is None:
+        raise NotFound("消息不存在")
+    if message.read_at is None:
+        message.read_at = clock.now()
+        db.session.commit()
+    return message
+
+
+def mark_all_read(person_id: int) -> int:
+    """Mark every unread message of the person read; returns how many."""
+    rows = db.session.scalars(
+        select(Message).where(
+            Message.recipient_person_id == person_id, Message.read_at.is_(None)
+        )
+    ).all()
+    for row in rows:
+        row.read_at = clock.now()
+    db.session.commit()
+    return len(rows)

@@ -1,0 +1,46 @@
+"""All models, one module per aggregate, re-exported here."""
+
+from webapp.accounts.models import ROLES, Pharmacy, User
+from webapp.aid.models import AID_MEMBER_STATUSES, AID_OPEN_STATUSES, AidGroup, AidMember
+from webapp.api.models import ApiKey
+from webapp.audit.models import AuditLog
+from webapp.codes.models import InsuranceCode, Settlement
+from webapp.face.models import FaceCheck
+from webapp.kinship.models import (
+    BINDING_STATUSES,
+    OPEN_STATUSES,
+    CommitmentLetter,
+    Invitation,
+    KinshipBinding,
+    KinshipMaterial,
+)
+from webapp.ledger.models import LedgerEntry, PersonalAccount
+from webapp.messages.models import Message
+from webapp.registry.models import INSURANCE_TYPES, INSURED_STATUSES, InsuredPerson
+
+__all__ = [
+    "ROLES",
+    "AID_MEMBER_STATUSES",
+    "AID_OPEN_STATUSES",
+    "AidGroup",
+    "AidMember",
+    "INSURANCE_TYPES",
+    "INSURED_STATUSES",
+    "BINDING_STATUSES",
+    "OPEN_STATUSES",
+    "ApiKey",
+    "AuditLog",
+    "CommitmentLetter",
+    "Invitation",
+    "KinshipBinding",
+    "KinshipMaterial",
+    "FaceCheck",
+    "InsuranceCode",
+    "InsuredPerson",
+    "LedgerEntry",
+    "Message",
+    "PersonalAccount",
+    "Pharmacy",
+    "Settlement",
+    "User",
+]

@@ -1,0 +1,64 @@
+"""参保人库: the simulated national insured-person registry."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import Boolean, CheckConstraint, Date, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from webapp.columns import CreatedAtMixin, PublicIdMixin
+from webapp.extensions import db
+from webapp.idnumber import age_on
+
+INSURANCE_TYPES = {"employee": "职工医保", "resident": "居民医保"}
+INSURED_STATUSES = {"active": "参保中", "suspended": "暂停"}
+
+
+class InsuredPerson(PublicIdMixin, CreatedAtMixin, db.Model):
+    """参保人: one person of the registry; gender and birth date come from the ID number."""
+
+    __tablename__ = "insured_person"
+    __table_args__ = (
+        CheckConstraint("insurance_type in ('employee', 'resident')", name="insurance_type"),
+        CheckConstraint("status in ('active', 'suspended')", name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    id_number: Mapped[str] = mapped_column(String(18), unique=True, index=True)
+    name: Mapped[str] = mapped_column(String(40), index=True)
+    gender: Mapped[str] = mapped_column(String(2))
+    birth_date: Mapped[date] = mapped_column(Date)
+    phone: Mapped[str | None] = mapped_column(String(20))
+    region_code: Mapped[str] = mapped_column(String(6), index=True)
+    insurance_type: Mapped[str] = mapped_column(String(12))
+    status: Mapped[str] = mapped_column(String(12), default="active")
+    card_activated: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Demo switch: this person's simulated face checks always fail.
+    face_check_fails: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    account = relationship("PersonalAccount", back_populates="person", uselist=False)
+
+    @property
+    def is_active(self) -> bool:
+        """Whether the person is insured right now (参保中)."""
+        return self.status == "active"
+
+    @property
+    def insurance_label(self) -> str:
+        """职工医保 / 居民医保."""
+        return INSURANCE_TYPES.get(self.insurance_type, self.insurance_type)
+
+    @property
+    def status_label(self) -> str:
+        """参保中 / 暂停."""
+        return INSURED_STATUSES.get(self.status, self.status)
+
+    def age_on(self, day: date) -> int:
+        """Age in 周岁 on the given day."""
+        return age_on(self.birth_date, day)
+
+    @property
+    def balance_fen(self) -> int:
+        """Personal-account balance in fen (0 without an account)."""
+        return self.account.balance_fen if self.account else 0
