@@ -34,6 +34,7 @@ test: install-test
 
 lint: install-test
 	$(BIN)/ruff check webapp tests bench
+	$(BIN)/mypy webapp
 
 bench: install-test
 	$(BIN)/python bench/run.py
