@@ -239,6 +239,13 @@ BAD = [
         "regions.360000.kinship.relations has unknown relation code",
     ),
     ("regions.320000", [], "regions.320000 must be an object"),
+    ("age_order", DELETE, "age_order is missing"),
+    ("age_order.older", DELETE, "age_order.older is missing"),
+    ("age_order.elder", ["parent"], "age_order.elder is not a known key"),
+    ("age_order.older", ["parent", "uncle"], "age_order.older has unknown relation code 'uncle'"),
+    ("age_order.older", ["parent", "child"], "age_order.older lists 'child' also under younger"),
+    ("default.aid.notice_version", DELETE, "default.aid.notice_version is missing"),
+    ("default.aid.notice_version", "", "default.aid.notice_version must be a non-empty string"),
 ]
 
 
@@ -327,3 +334,47 @@ def test_the_app_uses_its_policy_file_and_refuses_a_bad_one(tmp_path):
     with pytest.raises(PolicyError, match="max_members"):
         create_app({"ENV_NAME": "testing", "SQLALCHEMY_DATABASE_URI": "sqlite://",
                     "POLICY_FILE": write(tmp_path, bad)})
+
+
+def test_relation_added_through_the_policy_file_gets_its_label(tmp_path):
+    """relation_label / material_label answer from the app's POLICY_FILE, not the shipped file.
+
+    (They read the shipped table before, so a relation added here was labelled 其他.)"""
+    from webapp import create_app
+
+    raw = copy.deepcopy(RAW)
+    raw["relations"]["uncle"] = "叔伯"
+    raw["materials"]["letter"] = "关系证明信"
+    raw["default"]["kinship"]["materials_by_relation"]["uncle"] = ["letter"]
+    raw["regions"]["360000"]["kinship"]["relations"].append("uncle")
+    app = create_app({"ENV_NAME": "testing", "SQLALCHEMY_DATABASE_URI": "sqlite://",
+                      "POLICY_FILE": write(tmp_path, raw)})
+    with app.app_context():
+        assert policy.relation_label("uncle") == "叔伯"
+        assert policy.material_label("letter") == "关系证明信"
+        assert policy.relation_label("parent") == "父母"
+        assert policy.RELATIONS["uncle"] == "叔伯"
+        assert "uncle" in policy_for("360100").kinship.relations
+    assert policy.relation_label("uncle") == "其他"  # outside an app: the shipped file
+
+
+def test_age_order_and_aid_notice_version_come_from_the_table(tmp_path, table):
+    """Which relatives must be younger / older, and the 家庭共济告知书 version, are policy data."""
+    from webapp import create_app
+
+    assert [table.age_order(r) for r in ("child", "grandchild", "parent", "grandparent")] == [
+        "younger", "younger", "older", "older"]
+    assert table.age_order("spouse") is None and table.age_order("sibling") is None
+    assert policy.age_order("parent") == "older"
+    assert table.for_region("110000").aid.notice_version == "2026-01"
+
+    raw = copy.deepcopy(RAW)
+    raw["age_order"] = {"younger": ["child"], "older": ["parent", "grandparent", "sibling"]}
+    raw["regions"]["460000"]["aid"]["notice_version"] = "2026-07"
+    app = create_app({"ENV_NAME": "testing", "SQLALCHEMY_DATABASE_URI": "sqlite://",
+                      "POLICY_FILE": write(tmp_path, raw)})
+    with app.app_context():
+        assert policy.age_order("sibling") == "older"
+        assert policy.age_order("grandchild") is None
+        assert policy_for("460100").aid.notice_version == "2026-07"
+        assert policy_for("110000").aid.notice_version == "2026-01"

@@ -6,8 +6,7 @@ Code asks ``policy_for(region_code)`` and never hard-codes a rule's number.
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
@@ -16,18 +15,29 @@ from typing import Any
 
 from flask import current_app, has_app_context
 
+from webapp.policy_checks import (
+    Check,
+    Context,
+    PolicyError,
+    an_object,
+    at_least,
+    boolean,
+    codes,
+    labels,
+    optional_int,
+    text,
+)
 from webapp.regions import PROVINCES, is_region_code, province_name, province_of
+
+__all__ = ["Check", "PolicyError", "load_policy", "policy_for", "relation_label", "age_order"]
 
 DEFAULT_PATH = Path(__file__).with_name("policy.json")
 VERSION = 1
 FORMATS = ("jpeg", "png", "pdf")
 INSURANCE_TYPES = ("employee", "resident")
 NATIONAL_NAME = "全国"
-
-
-class PolicyError(Exception):
-    """The policy file is missing, malformed or inconsistent (message names the key path)."""
-
+# How a relative's birth date must compare with the applicant's (policy.json "age_order").
+AGE_ORDERS = ("younger", "older")
 
 @dataclass(frozen=True)
 class KinshipRules:
@@ -69,6 +79,7 @@ class AidRules:
     same_province: bool
     authorisation_window: bool
     monthly_cap_allowed: bool
+    notice_version: str
 
 
 @dataclass(frozen=True)
@@ -122,6 +133,7 @@ class PolicyTable:
     version: int
     relations: Mapping[str, str] = field(hash=False)
     materials: Mapping[str, str] = field(hash=False)
+    age_orders: Mapping[str, str] = field(hash=False)
     default: Policy
     profiles: Mapping[str, Policy] = field(hash=False)
     # The national default named for each province without a profile, made once per province.
@@ -150,84 +162,20 @@ class PolicyTable:
         """The Chinese label of a material code ('hukou' → '户口本')."""
         return self.materials.get(code, "其他材料")
 
-
-# --- validation -------------------------------------------------------------------------
-
-Check = Callable[[Any, str, "_Context"], Any]
-
-
-@dataclass
-class _Context:
-    """What a checker needs: the file name (for messages) and the declared codes."""
-
-    source: str
-    relations: Mapping[str, str] = field(default_factory=dict)
-    materials: Mapping[str, str] = field(default_factory=dict)
-
-    def fail(self, path: str, problem: str) -> PolicyError:
-        """A PolicyError naming the file and the key path."""
-        return PolicyError(f"{self.source}: {path} {problem}")
+    def age_order(self, relation: str) -> str | None:
+        """'younger' / 'older' when the relative must be younger / older than the applicant."""
+        return self.age_orders.get(relation)
 
 
-def _int(minimum: int) -> Check:
-    """Checker for an integer >= minimum (booleans refused)."""
-    words = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
+# --- validation (the checkers are in webapp/policy_checks.py) ---------------------------
 
-    def check(value: Any, path: str, ctx: _Context) -> int:
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            raise ctx.fail(path, f"must be {words}")
-        return value
-
-    return check
+_relation_list = codes("relation", lambda ctx: ctx.relations)
+_material_list = codes("material", lambda ctx: ctx.materials)
+_format_list = codes("format", lambda ctx: FORMATS)
+_insurance_list = codes("insurance type", lambda ctx: INSURANCE_TYPES)
 
 
-def _optional_int(value: Any, path: str, ctx: _Context) -> int | None:
-    """A positive integer or null."""
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ctx.fail(path, "must be a positive integer or null")
-    return value
-
-
-def _bool(value: Any, path: str, ctx: _Context) -> bool:
-    """true or false."""
-    if not isinstance(value, bool):
-        raise ctx.fail(path, "must be true or false")
-    return value
-
-
-def _text(value: Any, path: str, ctx: _Context) -> str:
-    """A non-empty string."""
-    if not isinstance(value, str) or not value.strip():
-        raise ctx.fail(path, "must be a non-empty string")
-    return value
-
-
-def _codes(kind: str, known: Callable[[_Context], Any]) -> Check:
-    """Checker for a non-empty list of distinct codes, each one of ``known(ctx)``."""
-
-    def check(value: Any, path: str, ctx: _Context) -> tuple[str, ...]:
-        if not isinstance(value, list) or not value:
-            raise ctx.fail(path, f"must be a non-empty list of {kind} codes")
-        allowed = known(ctx)
-        for item in value:
-            if not isinstance(item, str) or item not in allowed:
-                raise ctx.fail(path, f"has unknown {kind} code {item!r}")
-        if len(set(value)) != len(value):
-            raise ctx.fail(path, f"lists a {kind} code twice")
-        return tuple(value)
-
-    return check
-
-
-_relation_list = _codes("relation", lambda ctx: ctx.relations)
-_material_list = _codes("material", lambda ctx: ctx.materials)
-_format_list = _codes("format", lambda ctx: FORMATS)
-_insurance_list = _codes("insurance type", lambda ctx: INSURANCE_TYPES)
-
-
-def _materials_by_relation(value: Any, path: str, ctx: _Context) -> dict[str, tuple[str, ...]]:
+def _materials_by_relation(value: Any, path: str, ctx: Context) -> dict[str, tuple[str, ...]]:
     """An object mapping relation codes to lists of material codes."""
     if not isinstance(value, dict):
         raise ctx.fail(path, "must be an object")
@@ -241,65 +189,52 @@ SECTIONS: dict[str, tuple[type, dict[str, Check]]] = {
     "kinship": (
         KinshipRules,
         {
-            "max_members": _int(1),
-            "max_holders_per_month": _int(1),
+            "max_members": at_least(1),
+            "max_holders_per_month": at_least(1),
             "relations": _relation_list,
-            "self_confirm_age": _int(1),
+            "self_confirm_age": at_least(1),
             "under_age_materials": _material_list,
             "materials_by_relation": _materials_by_relation,
             "material_formats": _format_list,
-            "material_max_bytes": _int(1),
-            "review_required": _bool,
-            "review_working_days": _int(1),
-            "turning_age_grace_days": _int(0),
-            "notice_version": _text,
-            "letter_version": _text,
+            "material_max_bytes": at_least(1),
+            "review_required": boolean,
+            "review_working_days": at_least(1),
+            "turning_age_grace_days": at_least(0),
+            "notice_version": text,
+            "letter_version": text,
         },
     ),
     "aid": (
         AidRules,
         {
             "insurance_types": _insurance_list,
-            "max_members": _int(1),
-            "max_children": _optional_int,
+            "max_members": at_least(1),
+            "max_children": optional_int,
             "relations": _relation_list,
-            "self_confirm_age": _int(1),
-            "same_province": _bool,
-            "authorisation_window": _bool,
-            "monthly_cap_allowed": _bool,
+            "self_confirm_age": at_least(1),
+            "same_province": boolean,
+            "authorisation_window": boolean,
+            "monthly_cap_allowed": boolean,
+            "notice_version": text,
         },
     ),
-    "invitation": (InvitationRules, {"valid_hours": _int(1)}),
-    "code": (CodeRules, {"refresh_seconds": _int(1), "valid_seconds": _int(1)}),
-    "face": (FaceRules, {"pass_valid_seconds": _int(1)}),
-    "pharmacy": (PharmacyRules, {"max_amount_fen": _int(1)}),
+    "invitation": (InvitationRules, {"valid_hours": at_least(1)}),
+    "code": (CodeRules, {"refresh_seconds": at_least(1), "valid_seconds": at_least(1)}),
+    "face": (FaceRules, {"pass_valid_seconds": at_least(1)}),
+    "pharmacy": (PharmacyRules, {"max_amount_fen": at_least(1)}),
 }
 
 
-def _object(value: Any, path: str, ctx: _Context, allowed, required=()) -> dict[str, Any]:
-    """An object whose keys are all allowed and include every required one."""
-    if not isinstance(value, dict):
-        raise ctx.fail(path or "top level", "must be an object")
-    prefix = f"{path}." if path else ""
-    for key in value:
-        if key not in allowed:
-            raise ctx.fail(f"{prefix}{key}", "is not a known key")
-    for key in required:
-        if key not in value:
-            raise ctx.fail(f"{prefix}{key}", "is missing")
-    return value
-
-
-def _profile(raw: Any, path: str, ctx: _Context, complete: bool) -> dict[str, dict[str, Any]]:
+def _profile(raw: Any, path: str, ctx: Context, complete: bool) -> dict[str, dict[str, Any]]:
     """Check every section of a profile (all keys required when complete) and return it cleaned."""
     extra = () if complete else ("name", "note")
-    _object(raw, path, ctx, (*SECTIONS, *extra), SECTIONS if complete else ())
+    an_object(raw, path, ctx, (*SECTIONS, *extra), SECTIONS if complete else ())
     out: dict[str, dict[str, Any]] = {}
     for section, (_, checks) in SECTIONS.items():
         if section not in raw:
             continue
         where = f"{path}.{section}"
-        body = _object(raw[section], where, ctx, checks, checks if complete else ())
+        body = an_object(raw[section], where, ctx, checks, checks if complete else ())
         out[section] = {
             key: checks[key](value, f"{where}.{key}", ctx) for key, value in body.items()
         }
@@ -316,7 +251,7 @@ def _merge(default: dict[str, dict[str, Any]], override: dict[str, dict[str, Any
     return merged
 
 
-def _build(merged: dict, path: str, ctx: _Context, code: str, name: str, profile: str | None):
+def _build(merged: dict, path: str, ctx: Context, code: str, name: str, profile: str | None):
     """Cross-check a complete profile and turn it into a Policy."""
     kin, aid, qr = merged["kinship"], merged["aid"], merged["code"]
     for relation in kin["relations"]:
@@ -333,45 +268,46 @@ def _build(merged: dict, path: str, ctx: _Context, code: str, name: str, profile
     return Policy(region_code=code, region_name=name, profile_code=profile, **sections)
 
 
-def _labels(raw: Any, path: str, ctx: _Context) -> dict[str, str]:
-    """An object of code → Chinese label (codes lower-case snake_case)."""
-    _object(raw, path, ctx, raw if isinstance(raw, dict) else ())
-    if not raw:
-        raise ctx.fail(path, "must not be empty")
-    for code, label in raw.items():
-        if not re.fullmatch(r"[a-z][a-z_]*", code):
-            raise ctx.fail(f"{path}.{code}", "is not a valid code (lower-case letters and _)")
-        _text(label, f"{path}.{code}", ctx)
-    return dict(raw)
+def _age_order(raw: Any, path: str, ctx: Context) -> dict[str, str]:
+    """{"younger": [relations], "older": [relations]} → relation → order (no relation in both)."""
+    an_object(raw, path, ctx, AGE_ORDERS, AGE_ORDERS)
+    orders: dict[str, str] = {}
+    for order in AGE_ORDERS:
+        for relation in _relation_list(raw[order], f"{path}.{order}", ctx):
+            if relation in orders:
+                raise ctx.fail(f"{path}.{order}", f"lists {relation!r} also under {orders[relation]}")
+            orders[relation] = order
+    return orders
 
 
 def load_policy(path: str | Path | None = None) -> PolicyTable:
     """Read and validate the policy file (default: webapp/policy.json); PolicyError if bad."""
     path = Path(path) if path else DEFAULT_PATH
-    ctx = _Context(source=path.name)
+    ctx = Context(source=path.name)
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except OSError as err:
         raise PolicyError(f"{path.name}: cannot be read ({err.strerror or err})") from err
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise PolicyError(f"{path.name}: is not valid JSON ({err})") from err
-    top = ("version", "relations", "materials", "default", "regions")
-    _object(raw, "", ctx, top, top)
+    top = ("version", "relations", "materials", "age_order", "default", "regions")
+    an_object(raw, "", ctx, top, top)
     if raw["version"] != VERSION or isinstance(raw["version"], bool):
         raise ctx.fail("version", f"must be {VERSION}")
-    ctx.relations = _labels(raw["relations"], "relations", ctx)
-    ctx.materials = _labels(raw["materials"], "materials", ctx)
+    ctx.relations = labels(raw["relations"], "relations", ctx)
+    ctx.materials = labels(raw["materials"], "materials", ctx)
+    orders = _age_order(raw["age_order"], "age_order", ctx)
     default = _profile(raw["default"], "default", ctx, complete=True)
     national = _build(default, "default", ctx, "", NATIONAL_NAME, None)
     regions = raw["regions"]
-    _object(regions, "regions", ctx, regions if isinstance(regions, dict) else ())
+    an_object(regions, "regions", ctx, regions if isinstance(regions, dict) else ())
     profiles: dict[str, Policy] = {}
     for code, body in regions.items():
         where = f"regions.{code}"
         if code not in PROVINCES:
             raise ctx.fail(where, "is not a province code (a known 'XX0000' region code)")
         override = _profile(body, where, ctx, complete=False)
-        name = _text(body["name"], f"{where}.name", ctx) if "name" in body else province_name(code)
+        name = text(body["name"], f"{where}.name", ctx) if "name" in body else province_name(code)
         if "note" in body and not isinstance(body["note"], str):
             raise ctx.fail(f"{where}.note", "must be a string")
         profiles[code] = _build(_merge(default, override), where, ctx, code, name, code)
@@ -379,6 +315,7 @@ def load_policy(path: str | Path | None = None) -> PolicyTable:
         version=VERSION,
         relations=MappingProxyType(ctx.relations),
         materials=MappingProxyType(ctx.materials),
+        age_orders=MappingProxyType(orders),
         default=national,
         profiles=MappingProxyType(profiles),
     )
@@ -408,19 +345,25 @@ def policy_for(region_code: str) -> Policy:
 
 
 def relation_label(code: str) -> str:
-    """The Chinese label of a relation code ('spouse' → '配偶')."""
-    return default_table().relation_label(code)
+    """The Chinese label of a relation code ('spouse' → '配偶'), from the app's policy file."""
+    return current_table().relation_label(code)
 
 
 def material_label(code: str) -> str:
-    """The Chinese label of a material code ('birth_cert' → '出生医学证明')."""
-    return default_table().material_label(code)
+    """The Chinese label of a material code ('birth_cert' → '出生医学证明'), from the app's file."""
+    return current_table().material_label(code)
+
+
+def age_order(relation: str) -> str | None:
+    """'younger' / 'older' when a relative of this relation must be younger / older than the
+    applicant (None: no rule); from the app's policy file."""
+    return current_table().age_order(relation)
 
 
 def __getattr__(name: str) -> Mapping[str, str]:
-    """RELATIONS and MATERIALS (code → label), read from the file on first use."""
+    """RELATIONS and MATERIALS (code → label) of the app's policy file."""
     if name == "RELATIONS":
-        return default_table().relations
+        return current_table().relations
     if name == "MATERIALS":
-        return default_table().materials
+        return current_table().materials
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
