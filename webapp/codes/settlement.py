@@ -44,11 +44,9 @@ input). The session is rolled back before any error leaves ``settle``.
 from __future__ import annotations
 
 import hashlib
-import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal, InvalidOperation
 from functools import cached_property
 from typing import NamedTuple
 
@@ -73,12 +71,11 @@ from webapp.models import (
     Pharmacy,
     Settlement,
 )
-from webapp.money import yuan
+from webapp.money import YuanError, parse_yuan, yuan
 from webapp.policy import policy_for
 
 BUSINESS_TYPES = {"02121": "药店购药"}
 ITEMS_MAX = 200
-AMOUNT_RE = re.compile(r"[0-9]{1,12}(\.[0-9]{1,2})?")
 
 # Stable error codes → the message a person sees.
 ERRORS = {
@@ -250,13 +247,10 @@ def check_amount(amount_fen: int, pharmacy: Pharmacy) -> int:
 
 def parse_amount(text: str | None, pharmacy: Pharmacy) -> int:
     """Yuan as typed ('23.5', '23.50') → integer fen, exactly; refuses anything else."""
-    text = (text or "").strip()
-    if not AMOUNT_RE.fullmatch(text):
-        raise fail("invalid_amount", "请输入正确的金额（单位元，最多两位小数）", field="amount")
     try:
-        fen = int(Decimal(text) * 100)
-    except InvalidOperation:  # pragma: no cover - the pattern already excludes it
-        raise fail("invalid_amount", field="amount") from None
+        fen = parse_yuan(text)
+    except YuanError:
+        raise fail("invalid_amount", "请输入正确的金额（单位元，最多两位小数）", field="amount") from None
     return check_amount(fen, pharmacy)
 
 

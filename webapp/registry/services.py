@@ -8,7 +8,7 @@ so a rule and its Chinese message exist once.
 from __future__ import annotations
 
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -35,6 +35,7 @@ from webapp.models import (
     Pharmacy,
     User,
 )
+from webapp.money import YuanError, parse_yuan
 from webapp.regions import is_known_province, province_of
 
 __all__ = [
@@ -113,17 +114,13 @@ def validate_region(code: str | None, field: str = "region") -> str:
 
 
 def yuan_to_fen(value: str | int | Decimal | None, field: str = "balance") -> int:
-    """Yuan as typed ('100', '23.5', '0.01') to integer fen, exactly (Decimal, ≤ 2 decimals)."""
-    text = str(value if value is not None else "0").strip().replace(",", "")
+    """Yuan as typed ('100', '23.5', '1,234.56', '¥8') to integer fen, exactly (≤ 2 decimals)."""
     try:
-        amount = Decimal(text.removeprefix("¥"))
-    except InvalidOperation:
+        fen = parse_yuan(value, loose=True)
+    except YuanError as err:
+        if err.code == "negative":
+            raise DomainError(MSG_BALANCE_NEGATIVE, field=field, code="balance_negative") from None
         raise DomainError(MSG_BALANCE_FORMAT, field=field, code="balance_format") from None
-    if not amount.is_finite() or amount != amount.quantize(Decimal("0.01")):
-        raise DomainError(MSG_BALANCE_FORMAT, field=field, code="balance_format")
-    if amount < 0:
-        raise DomainError(MSG_BALANCE_NEGATIVE, field=field, code="balance_negative")
-    fen = int(amount * 100)
     if fen >= MAX_BALANCE_FEN:
         raise DomainError(MSG_BALANCE_TOO_LARGE, field=field, code="balance_too_large")
     return fen
