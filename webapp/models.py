@@ -5,6 +5,7 @@ from webapp.aid.models import AID_MEMBER_STATUSES, AID_OPEN_STATUSES, AidGroup, 
 from webapp.api.models import ApiKey
 from webapp.audit.models import AuditLog
 from webapp.codes.models import InsuranceCode, Settlement
+from webapp.codes.reconciliation import Reconciliation
 from webapp.face.models import FaceCheck
 from webapp.kinship.models import (
     BINDING_STATUSES,
@@ -40,6 +41,7 @@ __all__ = [
     "LedgerEntry",
     "Message",
     "PersonalAccount",
+    "Reconciliation",
     "Pharmacy",
     "Settlement",
     "User",
