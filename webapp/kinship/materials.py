@@ -1,16 +1,22 @@
-"""证明材料: proof uploads for the add-member wizard — type by content, re-encoded, private."""
+"""证明材料: proof uploads for the add-member wizard — type by content, images rebuilt from their
+pixels, PDFs refused when they carry scripts, launch actions or attachments; private."""
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import hashlib
 import io
+import logging
 import os
+import re
 import secrets
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+import pikepdf
 from flask import current_app
 from PIL import Image, ImageOps
 from sqlalchemy import select
@@ -32,6 +38,24 @@ FORMATS = {
 # A decoded image larger than this is refused (decompression bombs), whatever its file size.
 MAX_PIXELS = 40_000_000
 
+log = logging.getLogger(__name__)
+
+# PDF names that run code or carry files, and what the refusal calls them.
+PDF_FORBIDDEN = {
+    "/JS": "javascript",
+    "/JavaScript": "javascript",
+    "/Launch": "launch",
+    "/EmbeddedFiles": "embedded",
+    "/EmbeddedFile": "embedded",
+    "/FileAttachment": "embedded",
+    "/RichMedia": "embedded",
+}
+PDF_WHAT = {"javascript": "脚本（JavaScript）", "launch": "打开外部程序的操作",
+            "embedded": "嵌入的附件"}
+# The same names in the raw bytes, for content outside the cross-reference table.
+PDF_RAW = re.compile(rb"/(JS|JavaScript|Launch|EmbeddedFiles?|FileAttachment|RichMedia)(?![A-Za-z0-9])")
+MSG_STORAGE = "服务器暂时无法保存文件，请稍后重试"
+
 
 @dataclass(frozen=True)
 class MaterialFile:
@@ -39,6 +63,13 @@ class MaterialFile:
 
     material: KinshipMaterial
     path: Path
+
+    @property
+    def disposition(self) -> str:
+        """Images are shown inline; PDFs are downloaded, never rendered in the app's origin."""
+        if self.material.content_type == FORMATS["pdf"][0]:
+            return 'attachment; filename="material.pdf"'
+        return "inline"
 
 
 def upload_folder() -> Path:
@@ -87,8 +118,16 @@ def sniff(data: bytes) -> str | None:
     return None
 
 
+def pixels_only(image: Image.Image, fmt: str) -> Image.Image:
+    """A new image holding only the pixels: no comment, EXIF, ICC profile or text chunk."""
+    modes = ("RGB", "L") if fmt == "jpeg" else ("RGB", "RGBA", "L", "LA")
+    if image.mode not in modes:
+        image = image.convert("RGBA" if fmt == "png" and image.has_transparency_data else "RGB")
+    return Image.frombytes(image.mode, image.size, image.tobytes())
+
+
 def reencode_image(data: bytes, fmt: str) -> bytes:
-    """Decode and re-encode an image: orientation applied, EXIF and every other chunk dropped."""
+    """Decode and re-encode an image from its pixels: orientation applied, nothing else kept."""
     bad = DomainError("图片文件已损坏或无法识别，请重新拍摄或选择", field="file", code="bad_image")
     try:
         with warnings.catch_warnings():
@@ -97,23 +136,81 @@ def reencode_image(data: bytes, fmt: str) -> bytes:
                 if probe.format != fmt.upper() or probe.width * probe.height > MAX_PIXELS:
                     raise bad
                 probe.verify()
-            with Image.open(io.BytesIO(data)) as image:
-                image.load()
-                image = ImageOps.exif_transpose(image)
+            with Image.open(io.BytesIO(data)) as opened:
+                opened.load()
+                image = ImageOps.exif_transpose(opened)
     except DomainError:
         raise
     except Exception as err:  # Pillow raises many types for broken files
         raise bad from err
+    fresh = pixels_only(image, fmt)
     out = io.BytesIO()
     if fmt == "jpeg":
-        if image.mode not in ("RGB", "L"):
-            image = image.convert("RGB")
-        image.save(out, "JPEG", quality=90, optimize=True)
+        fresh.save(out, "JPEG", quality=90, optimize=True)
     else:
-        if image.mode not in ("RGB", "RGBA", "L", "LA", "P"):
-            image = image.convert("RGBA")
-        image.save(out, "PNG", optimize=True)
+        fresh.save(out, "PNG", optimize=True)
     return out.getvalue()
+
+
+def _pdf_names(obj, seen: set[str]) -> None:
+    """Collect the forbidden names in one PDF object and its direct (not referenced) children."""
+    if isinstance(obj, pikepdf.Name):
+        if str(obj) in PDF_FORBIDDEN:
+            seen.add(PDF_FORBIDDEN[str(obj)])
+        return
+    if isinstance(obj, pikepdf.Stream):
+        obj = obj.stream_dict
+    if isinstance(obj, pikepdf.Dictionary):
+        for key in obj.keys():
+            if key in PDF_FORBIDDEN:
+                seen.add(PDF_FORBIDDEN[key])
+        children = list(obj.values())
+    elif isinstance(obj, pikepdf.Array):
+        children = list(obj)
+    else:
+        return
+    for child in children:
+        if isinstance(child, pikepdf.Object) and not child.is_indirect:
+            _pdf_names(child, seen)
+
+
+def check_pdf(data: bytes) -> None:
+    """Refuse a PDF that is broken, encrypted, or carries JavaScript, launch actions or files."""
+    seen: set[str] = set()
+    try:
+        with pikepdf.open(io.BytesIO(data)) as pdf:
+            for obj in [pdf.trailer, *pdf.objects]:
+                _pdf_names(obj, seen)
+    except pikepdf.PasswordError as err:
+        raise DomainError("PDF文件已加密，请上传未加密的文件", field="file",
+                          code="bad_pdf") from err
+    except Exception as err:  # qpdf raises for files it cannot read at all
+        raise DomainError("PDF文件已损坏或无法识别，请重新选择", field="file",
+                          code="bad_pdf") from err
+    seen.update(PDF_FORBIDDEN["/" + m.group(1).decode()] for m in PDF_RAW.finditer(data))
+    if seen:
+        what = "、".join(PDF_WHAT[k] for k in PDF_WHAT if k in seen)
+        raise DomainError(f"PDF文件含有{what}，出于安全考虑不能上传。"
+                          "请另存为普通PDF，或拍照上传图片", field="file", code="unsafe_pdf")
+
+
+def write_file(path: Path, data: bytes) -> None:
+    """Write the file whole or not at all; a disk that refuses it is a Chinese field error."""
+    tmp = path.with_name(path.name + ".part")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except OSError as err:
+        for leftover in (tmp, path):
+            with contextlib.suppress(OSError):
+                leftover.unlink(missing_ok=True)
+        log.error("upload not stored: %s (%s)", errno.errorcode.get(err.errno or 0, "?"),
+                  err.strerror)
+        raise DomainError(MSG_STORAGE, field="file", code="storage") from err
 
 
 def store(
@@ -137,12 +234,12 @@ def store(
         )
     if fmt in ("jpeg", "png"):
         data = reencode_image(data, fmt)
+    else:
+        check_pdf(data)
     content_type, ext, _ = FORMATS[fmt]
     stored_name = secrets.token_hex(16) + ext
-    path = upload_folder() / stored_name
-    tmp = path.with_suffix(".part")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    path = Path(current_app.config["UPLOAD_FOLDER"]) / stored_name
+    write_file(path, data)
     try:
         material = KinshipMaterial(
             owner_person_id=owner.id,
@@ -207,7 +304,7 @@ def file_for(user, public_id: str, actor: Actor) -> MaterialFile:
         or (getattr(user, "person_id", None) is not None
             and user.person_id == material.owner_person_id)
     )
-    if not allowed:
+    if material is None or not allowed:
         raise NotFound("文件不存在")
     path = upload_folder() / material.stored_name
     if not path.is_file():

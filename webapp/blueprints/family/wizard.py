@@ -21,7 +21,6 @@ from flask import (
 from flask_login import current_user, login_required
 
 from webapp import clock
-from webapp.audit import services as audit
 from webapp.blueprints.face import start_face_check
 from webapp.blueprints.family import bp
 from webapp.blueprints.family.forms import (
@@ -32,12 +31,12 @@ from webapp.blueprints.family.forms import (
     StartForm,
 )
 from webapp.blueprints.invite.share import invite_share
-from webapp.extensions import db, limiter
+from webapp.extensions import limiter
 from webapp.face import services as face
 from webapp.idnumber import IdNumberError, parse_id_number
-from webapp.kinship import letters, materials
+from webapp.kinship import letters, materials, queries
 from webapp.kinship import services as kinship
-from webapp.models import Invitation, KinshipBinding
+from webapp.kinship.states import BindingStatus
 from webapp.policy import material_label, relation_label
 from webapp.services_catalog import service_url
 from webapp.units import size_text
@@ -136,9 +135,9 @@ def add_start():
             return redirect(target)
         return start_face_check(holder(), PURPOSE, target)
     in_progress = len(draft) > 1
-    full = kinship.open_count(holder()) >= rules().max_members
+    room = queries.room(holder())
     return page("family/wizard_start.html", 1, form=form, in_progress=in_progress,
-                counter=kinship.counter_text(holder()), full=full, rules=rules())
+                counter=room.text, full=room.full, rules=rules())
 
 
 @bp.route("/add/notice", methods=["GET", "POST"])
@@ -152,9 +151,7 @@ def add_notice():
     form = NoticeForm(agree=draft.get("notice") == version)
     if form.validate_on_submit():
         if draft.get("notice") != version:
-            audit.record("kinship.notice_agreed", current_actor(), person=holder(),
-                         detail={"version": version})
-            db.session.commit()
+            kinship.agree_notice(holder(), version, current_actor())
         draft["notice"] = version
         save_draft(draft)
         return redirect(url_for("family.add_info"))
@@ -310,24 +307,16 @@ def add_letter():
 def add_result():
     """Step 6: bound, waiting for review, or an invitation link (+ QR) for a relative of 16+."""
     result = session.get(RESULT)
-    binding = None
-    if isinstance(result, dict):
-        binding = db.session.scalar(
-            db.select(KinshipBinding).filter_by(public_id=result.get("binding"),
-                                                holder_person_id=holder().id)
-        )
-    if binding is None:
+    done = queries.wizard_result(holder(), result.get("binding")) \
+        if isinstance(result, dict) else None
+    if done is None:
         return redirect(service_url("kinship"))
     share = None
-    invitation = db.session.scalar(
-        db.select(Invitation).filter_by(kind="kinship", target_id=binding.id)
-        .order_by(Invitation.id.desc())
-    )
-    if binding.status == "pending_confirm" and result.get("token"):
+    if done.binding.status == BindingStatus.PENDING_CONFIRM and result.get("token"):
         share = invite_share(result["token"], f"{holder().name}邀请您成为其医保亲情账户家庭成员")
-    return page("family/wizard_result.html", 6, binding=binding, share=share, relation=relation_label(binding.relation),
-                family_url=service_url("kinship"), self_confirm_age=rules().self_confirm_age,
-                expires_at=invitation.expires_at if invitation else None)
+    return page("family/wizard_result.html", 6, binding=done.binding, share=share,
+                relation=done.relation, family_url=service_url("kinship"),
+                self_confirm_age=rules().self_confirm_age, expires_at=done.expires_at)
 
 
 # --- private files -----------------------------------------------------------------------
@@ -346,7 +335,9 @@ def material_file(public_id: str):
     found = materials.file_for(current_user, public_id, current_actor())
     response = send_file(found.path, mimetype=found.material.content_type, etag=False,
                          last_modified=None, max_age=0, conditional=False)
-    return private_headers(response)
+    response = private_headers(response)
+    response.headers["Content-Disposition"] = found.disposition  # PDFs: attachment
+    return response
 
 
 @bp.route("/letters/<public_id>")
@@ -354,7 +345,7 @@ def material_file(public_id: str):
 def letter(public_id: str):
     """A signed 承诺书: the text of its version, the typed name, the signature, when."""
     signed = letters.letter_for(current_user, public_id)
-    binding = db.session.scalar(db.select(KinshipBinding).filter_by(letter_id=signed.id))
+    binding = queries.binding_of_letter(signed.id)
     text = letters.letter_text(signed.version)
     response = current_app.make_response(render_template(
         "family/letter.html", letter=signed, binding=binding, blocks=letters.blocks(text),
