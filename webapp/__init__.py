@@ -121,10 +121,12 @@ def register_commands(app: Flask) -> None:
 
 
 def register_request_hooks(app: Flask) -> None:
-    """Security headers on every response."""
+    """Security headers on every response; unstorable input refused, private answers uncached."""
+    from webapp.hardening import init_hardening
     from webapp.security import init_security
 
     init_security(app)
+    init_hardening(app)
 
 
 def register_template_helpers(app: Flask) -> None:

@@ -5,6 +5,7 @@ from flask_wtf.csrf import CSRFError
 
 from webapp.domain import DomainError
 from webapp.extensions import db
+from webapp.hardening import UnstorableInput
 
 MESSAGES = {
     400: ("请求有误", "提交的内容无法处理，请返回后重试。"),
@@ -40,6 +41,10 @@ def init_errorhandlers(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def csrf_error(err):
         return render_error(400, "页面已过期或来源无效，请刷新页面后重试。")
+
+    @app.errorhandler(UnstorableInput)
+    def unstorable_input(err: UnstorableInput):
+        return render_error(400, err.description)
 
     @app.errorhandler(DomainError)
     def domain_error(err: DomainError):

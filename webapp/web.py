@@ -14,6 +14,10 @@ from webapp.audit.services import Actor
 from webapp.domain import DomainError
 from webapp.extensions import db
 
+# Page numbers past this are clamped: no list of the app has anywhere near that many pages,
+# and OFFSET (page - 1) * per_page must stay far inside a 64-bit integer on every database.
+MAX_PAGE = 10_000
+
 
 def current_actor() -> Actor:
     """The Actor for this request: the logged-in user (if any), IP and user agent."""
@@ -21,8 +25,24 @@ def current_actor() -> Actor:
     return Actor(
         user=user,
         ip=request.remote_addr or "",
-        user_agent=(request.user_agent.string or "")[:200],
+        user_agent=printable(request.user_agent.string or "")[:200],
     )
+
+
+def printable(text: str) -> str:
+    """``text`` without control characters (a header may carry NUL; no column can store it)."""
+    return "".join(ch for ch in text if ch.isprintable())
+
+
+def page_number(name: str = "page") -> int:
+    """The list page asked for in the query string, clamped to 1..MAX_PAGE (not a number: 1)."""
+    raw = request.args.get(name, "").strip()
+    if not (raw.isascii() and raw.isdigit()):
+        return 1
+    digits = raw.lstrip("0") or "0"
+    if len(digits) > len(str(MAX_PAGE)):  # never int() a 10 000-digit string
+        return MAX_PAGE
+    return max(1, min(int(digits), MAX_PAGE))
 
 
 def attempt(form: Any, fn: Callable, *args, **kwargs) -> Any:

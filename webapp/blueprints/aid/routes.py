@@ -28,7 +28,7 @@ from webapp.kinship import letters
 from webapp.models import AidMember, InsuredPerson
 from webapp.money import yuan
 from webapp.policy import relation_label
-from webapp.web import attempt, current_actor, role_required
+from webapp.web import attempt, current_actor, page_number, role_required
 
 INVITED = "aid_invited"
 PAGE_SIZE = 20
@@ -291,7 +291,7 @@ def spending():
     month = aid_payments.parse_month(request.args.get("month"))
     person_id = who.person_id if who else None
     page = db.paginate(aid_payments.spending_query(me(), person_id, month),
-                       page=request.args.get("page", 1, type=int), per_page=PAGE_SIZE,
+                       page=page_number(), per_page=PAGE_SIZE,
                        error_out=False)
     count, total, per_member = aid_payments.totals(me(), person_id, month)
     return render_template(

@@ -1,13 +1,13 @@
 """Inbox views: list, open one, mark all read."""
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 
 from webapp.blueprints.messages import bp
 from webapp.extensions import db
 from webapp.messages import services as messages
-from webapp.web import role_required, safe_next
+from webapp.web import page_number, role_required, safe_next
 
 
 @bp.route("/")
@@ -16,7 +16,7 @@ def inbox():
     """消息: the person's messages, newest first, paged."""
     page = db.paginate(
         messages.inbox_query(current_user.person_id),
-        page=request.args.get("page", 1, type=int),
+        page=page_number(),
         per_page=20,
         error_out=False,
     )

@@ -11,7 +11,7 @@ from webapp.codes import services as codes
 from webapp.domain import Forbidden
 from webapp.extensions import db
 from webapp.kinship.access import showable_people
-from webapp.web import role_required
+from webapp.web import page_number, role_required
 
 
 @bp.route("/")
@@ -29,7 +29,7 @@ def index():
     ]
     page = db.paginate(
         records.person_query(who.person),
-        page=request.args.get("page", 1, type=int), per_page=20, error_out=False,
+        page=page_number(), per_page=20, error_out=False,
     )
     return render_template(
         "records/index.html", who=who, choices=choices, page=page,

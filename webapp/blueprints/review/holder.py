@@ -15,7 +15,7 @@ from webapp.kinship import materials
 from webapp.policy import material_label, relation_label
 from webapp.review import services as review
 from webapp.units import size_text
-from webapp.web import attempt, current_actor, no_store, role_required
+from webapp.web import attempt, current_actor, no_store, page_number, role_required
 
 
 def holder():
@@ -94,7 +94,7 @@ def resubmitted(binding, form: ResubmitForm) -> bool:
 @role_required("insured")
 def code_shows():
     """谁出示过我的医保码: each holder who showed my code on my behalf, and when."""
-    page = audit_search.code_shows(holder(), page=max(1, request.args.get("page", 1, type=int)))
+    page = audit_search.code_shows(holder(), page=page_number())
     response = make_response(render_template("privacy/code_shows.html", page=page,
                                              days=audit_search.SHOW_LOOKBACK_DAYS))
     return no_store(response)

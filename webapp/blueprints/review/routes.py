@@ -25,14 +25,14 @@ from webapp.extensions import db
 from webapp.kinship import letters
 from webapp.policy import material_label, relation_label
 from webapp.review import services as review
-from webapp.web import attempt, current_actor, no_store, role_required
+from webapp.web import attempt, current_actor, no_store, page_number, role_required
 
 PER_PAGE = 20
 
 
 def page_arg() -> int:
     """?page=N (1 when missing or bad)."""
-    return max(1, request.args.get("page", 1, type=int) or 1)
+    return page_number()
 
 
 @bp.route("/")

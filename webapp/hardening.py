@@ -1,0 +1,98 @@
+"""Request hardening: refuse text a database cannot store, keep private answers out of caches.
+
+PostgreSQL ``text``/``varchar`` cannot hold NUL (U+0000), and no database driver can encode a
+lone UTF-16 surrogate (U+D800..U+DFFF, which only JSON's ``\\ud800`` escapes can produce). Either
+one in a query argument, form field or file name, JSON string or path segment is answered with a
+clean 400 before any view runs: the Chinese error page for browsers, ``invalid_request`` for the
+API (its blueprint's 400 handler), instead of a database error deep inside a service.
+
+Every answer that is not a static file is sent with ``Cache-Control: private, no-store``: every
+logged-in page shows personal data, and the anonymous pages carry CSRF tokens, invitation
+details or a pending registration. Static files keep their normal caching.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from flask import Flask, Response, request
+from werkzeug.exceptions import BadRequest
+
+from webapp.web import no_store
+
+# NUL and lone surrogates: no database column of this app can hold them.
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+MESSAGE = "提交的内容包含无法识别的字符，请删除后重试。"
+# How deep a JSON body is searched (bodies are small; deeper nesting is refused as unsafe).
+MAX_JSON_DEPTH = 32
+
+
+class UnstorableInput(BadRequest):
+    """A request carrying text that cannot be stored (answered 400 everywhere)."""
+
+    description = MESSAGE
+
+
+def unstorable(text: str) -> bool:
+    """Whether ``text`` holds a character no database text column can store."""
+    return UNSTORABLE.search(text) is not None
+
+
+def _json_strings(value: Any, depth: int = 0) -> Iterator[str]:
+    """Every key and string inside a parsed JSON value (``\\x00`` past the depth limit)."""
+    if depth > MAX_JSON_DEPTH:
+        yield "\x00"
+    elif isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield str(key)
+            yield from _json_strings(item, depth + 1)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _json_strings(item, depth + 1)
+
+
+def request_texts() -> Iterable[str]:
+    """Every piece of text of the request that a view may pass on to the database."""
+    yield request.path
+    for key, value in request.args.items(multi=True):
+        yield key
+        yield value
+    for key, value in (request.view_args or {}).items():
+        yield key
+        if isinstance(value, str):
+            yield value
+    if request.method in ("POST", "PUT", "PATCH", "DELETE"):
+        if request.is_json or request.blueprint == "api":
+            yield from _json_strings(request.get_json(force=True, silent=True))
+        else:
+            for key, value in request.form.items(multi=True):
+                yield key
+                yield value
+            for key, upload in request.files.items(multi=True):
+                yield key
+                yield upload.filename or ""
+
+
+def refuse_unstorable() -> None:
+    """Before every view: a 400 for a request carrying unstorable text."""
+    if request.endpoint == "static":
+        return
+    if any(unstorable(text) for text in request_texts()):
+        raise UnstorableInput()
+
+
+def default_no_store(response: Response) -> Response:
+    """After every view but static files: never cached (a view may only make it stricter)."""
+    if request.endpoint != "static":
+        no_store(response)
+    return response
+
+
+def init_hardening(app: Flask) -> None:
+    """Register the input guard (first before-request hook) and the caching default."""
+    app.before_request_funcs.setdefault(None, []).insert(0, refuse_unstorable)
+    app.after_request(default_no_store)
