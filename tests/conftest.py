@@ -10,43 +10,29 @@ from flask import g, has_app_context
 from flask.testing import FlaskClient
 from sqlalchemy import text
 
+from tests import pg_database
 from webapp import clock, create_app
 from webapp.extensions import db, limiter
 
-
-def _worker_database(url: str) -> str:
-    """Under pytest-xdist each worker gets its own PostgreSQL database (created on demand)."""
-    worker = os.environ.get("PYTEST_XDIST_WORKER")
-    if not url or not worker:
-        return url
-    from sqlalchemy import create_engine
-    from sqlalchemy.engine import make_url
-
-    base = make_url(url)
-    name = f"{base.database}_{worker}"
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name})
-        if exists.scalar() is None:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return base.set(database=name).render_as_string(hide_password=False)
+# PostgreSQL: each run works in databases of its own on the TEST_DATABASE_URL server, created
+# per process and dropped by the controller at the end; the named database is never touched.
+NAMED_PG_URL = os.environ.get("TEST_DATABASE_URL", "")
+PG_URL = pg_database.run_database_url(NAMED_PG_URL)
 
 
-def _fresh_schema(url: str) -> str:
-    """Start every run on an empty public schema: tables left by an older model are dropped."""
-    if url:
-        from sqlalchemy import create_engine
-
-        engine = create_engine(url, isolation_level="AUTOCOMMIT")
-        with engine.connect() as conn:
-            conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-            conn.execute(text("CREATE SCHEMA public"))
-        engine.dispose()
-    return url
+@pytest.fixture(scope="session", autouse=True)
+def _run_database():
+    """Create this process's PostgreSQL run database before its first test."""
+    if PG_URL:
+        pg_database.create_database(NAMED_PG_URL, PG_URL)
 
 
-PG_URL = _fresh_schema(_worker_database(os.environ.get("TEST_DATABASE_URL", "")))
+def pytest_sessionfinish(session):
+    """The controller (or a plain run) drops every database this run created."""
+    if NAMED_PG_URL and not hasattr(session.config, "workerinput"):
+        pg_database.drop_run_databases(NAMED_PG_URL, os.environ[pg_database.RUN_ENV])
+
+
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
 
 
