@@ -10,7 +10,7 @@ from typing import Any
 
 from flask import Flask
 
-from webapp.config import CONFIGS
+from webapp.config import check_production, config_class
 
 
 def create_app(config: str | dict[str, Any] | None = None) -> Flask:
@@ -20,8 +20,10 @@ def create_app(config: str | dict[str, Any] | None = None) -> Flask:
     overrides = config if isinstance(config, dict) else {}
     name = config if isinstance(config, str) else overrides.get("ENV_NAME")
     name = name or os.environ.get("WEBAPP_ENV", "development")
-    app.config.from_object(CONFIGS[name])
+    app.config.from_object(config_class(name))
     app.config.from_pyfile("config.py", silent=True)
+    if name == "production":
+        check_production({**app.config, **overrides}, os.environ)
     configure_paths(app)
     app.config.update(overrides)
     register_extensions(app)

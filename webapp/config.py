@@ -1,6 +1,8 @@
 """Configuration classes per environment; instance config and environment variables override."""
 
 import os
+from collections.abc import Mapping
+from typing import Any
 
 
 class BaseConfig:
@@ -17,6 +19,9 @@ class BaseConfig:
     MAX_CONTENT_LENGTH = 12 * 1024 * 1024
     WTF_CSRF_TIME_LIMIT = 60 * 60 * 4
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+    # Redis down: keep counting in this process (with a logged warning) instead of failing.
+    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
+    RATELIMIT_SWALLOW_ERRORS = True
     RATELIMIT_HEADERS_ENABLED = True
     RATELIMIT_LOGIN = "5 per minute"
     RATELIMIT_REGISTER = "10 per hour"
@@ -55,3 +60,37 @@ CONFIGS = {
     "testing": TestingConfig,
     "production": ProductionConfig,
 }
+
+
+class ConfigError(RuntimeError):
+    """A setting that stops start-up; the message names it (in Chinese, for the operator)."""
+
+
+def config_class(name: str) -> type[BaseConfig]:
+    """The configuration class of a WEBAPP_ENV name; ConfigError naming the valid ones."""
+    try:
+        return CONFIGS[name]
+    except KeyError:
+        valid = "、".join(CONFIGS)
+        raise ConfigError(f"WEBAPP_ENV 的值 {name!r} 无效，可选值：{valid}") from None
+
+
+def check_production(settings: Mapping[str, Any], environ: Mapping[str, str]) -> None:
+    """Refuse to start production without PostgreSQL, Redis and a configured secret key.
+
+    settings is the configuration before defaults are filled in (classes, instance config,
+    the caller's overrides); environ the process environment. Raises ConfigError.
+    """
+    problems = []
+    url = environ.get("DATABASE_URL") or settings.get("SQLALCHEMY_DATABASE_URI") or ""
+    if not url:
+        problems.append("未设置 DATABASE_URL（生产环境须使用 PostgreSQL 数据库连接串）")
+    elif url.startswith("sqlite"):
+        problems.append("DATABASE_URL 不能使用 SQLite，生产环境须使用 PostgreSQL")
+    redis = environ.get("REDIS_URL") or str(settings.get("RATELIMIT_STORAGE_URI") or "")
+    if not redis.startswith(("redis://", "rediss://", "redis+")):
+        problems.append("未设置 REDIS_URL（多个进程共用的限流存储）")
+    if not (environ.get("SECRET_KEY") or settings.get("SECRET_KEY")):
+        problems.append("未设置 SECRET_KEY（会话签名密钥，各实例须一致）")
+    if problems:
+        raise ConfigError("生产环境配置不安全，已停止启动：" + "；".join(problems))
