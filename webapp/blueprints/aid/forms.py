@@ -1,33 +1,17 @@
-"""Forms of the 家庭共济 pages (shape only; the rules live in services/aid.py)."""
+"""Forms of the 家庭共济 pages (shape only; the rules live in webapp/aid/services.py)."""
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, HiddenField, SelectField, StringField
-from wtforms.validators import InputRequired, Length, Optional, Regexp
+from wtforms.validators import InputRequired, Length, Optional
 
+from webapp.forms import ActionForm, IdNumberField, YuanField, strip
 
-def _strip(value):
-    return value.strip() if isinstance(value, str) else value
+__all__ = ["ActionForm", "AddMemberForm", "NoticeForm", "WindowForm"]
 
-
-def _id_number(value):
-    return value.strip().replace(" ", "").upper() if isinstance(value, str) else value
-
-
-YUAN = r"^[0-9]{1,7}(\.[0-9]{1,2})?$"
-
-
-def cap_fen(text: str | None) -> int | None:
-    """The monthly cap typed in yuan ('200', '200.5') as fen; None when left empty."""
-    text = (text or "").strip()
-    return int(Decimal(text) * 100) if text else None
-
-
-class ActionForm(FlaskForm):
-    """A state-changing button (CSRF token only)."""
+# The monthly cap as typed: at most 7 digits of yuan (9,999,999.99).
+CAP_MAX_FEN = 999_999_999
 
 
 class NoticeForm(FlaskForm):
@@ -43,22 +27,18 @@ class WindowForm(FlaskForm):
     starts_on = DateField("授权开始", validators=[Optional()],
                           render_kw={"aria-describedby": "window-hint"})
     ends_on = DateField("授权结束", validators=[Optional()])
-    monthly_cap = StringField("每月限额（元）", filters=[_strip],
-                              validators=[Optional(), Regexp(YUAN, message="请输入正确的金额")],
-                              render_kw={"inputmode": "decimal", "placeholder": "不填则不限额"})
+    monthly_cap = YuanField("每月限额（元）", max_fen=CAP_MAX_FEN,
+                            render_kw={"inputmode": "decimal", "placeholder": "不填则不限额"})
 
 
 class AddMemberForm(WindowForm):
     """A relative by name + ID number + relation, or picked from 亲情账户 (``pick``)."""
 
     pick = HiddenField()
-    name = StringField("姓名", filters=[_strip],
+    name = StringField("姓名", filters=[strip],
                        validators=[Optional(), Length(max=40, message="姓名过长")],
                        render_kw={"autocomplete": "off", "placeholder": "与身份证一致"})
-    id_number = StringField("身份证号", filters=[_id_number],
-                            validators=[Optional(), Length(min=18, max=18,
-                                                           message="身份证号应为18位")],
-                            render_kw={"autocomplete": "off", "placeholder": "18位身份证号"})
+    id_number = IdNumberField(render_kw={"autocomplete": "off", "placeholder": "18位身份证号"})
     relation = SelectField("与您的关系", choices=[], validate_choice=False,
                            validators=[InputRequired("请选择与您的关系")])
 

@@ -18,7 +18,7 @@ from flask_login import current_user
 from webapp.aid import payments as aid_payments
 from webapp.aid import services as aid
 from webapp.blueprints.aid import bp
-from webapp.blueprints.aid.forms import ActionForm, AddMemberForm, NoticeForm, WindowForm, cap_fen
+from webapp.blueprints.aid.forms import ActionForm, AddMemberForm, NoticeForm, WindowForm
 from webapp.blueprints.face import start_face_check
 from webapp.blueprints.invite.share import invite_share
 from webapp.domain import DomainError
@@ -103,7 +103,7 @@ def _window_values(form: WindowForm, rules) -> dict:
     if rules.authorisation_window:
         values.update(starts_on=form.starts_on.data, ends_on=form.ends_on.data)
     if rules.monthly_cap_allowed:
-        values["monthly_cap_fen"] = cap_fen(form.monthly_cap.data)
+        values["monthly_cap_fen"] = form.monthly_cap.data  # fen (YuanField)
     return values
 
 

@@ -1,17 +1,13 @@
-"""Forms of the add-member wizard (shape only; the rules live in services/kinship.py)."""
+"""Forms of the add-member wizard (shape only; the rules live in webapp/kinship/services.py)."""
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import BooleanField, HiddenField, SelectField, StringField, SubmitField
-from wtforms.validators import DataRequired, InputRequired, Length, Optional, Regexp
+from wtforms.validators import DataRequired, InputRequired, Length
 
+from webapp.forms import ActionForm, IdNumberField, PhoneField, strip
 
-def _strip(value):
-    return value.strip() if isinstance(value, str) else value
-
-
-def _id_number(value):
-    return value.strip().replace(" ", "").upper() if isinstance(value, str) else value
+__all__ = ["ActionForm", "InfoForm", "LetterForm", "MaterialForm", "NoticeForm", "StartForm"]
 
 
 class StartForm(FlaskForm):
@@ -35,28 +31,17 @@ class InfoForm(FlaskForm):
 
     name = StringField(
         "姓名",
-        filters=[_strip],
+        filters=[strip],
         validators=[DataRequired("请输入家庭成员的姓名"), Length(max=40, message="姓名过长")],
     )
-    id_number = StringField(
-        "身份证号",
-        filters=[_id_number],
-        validators=[
-            DataRequired("请输入家庭成员的身份证号"),
-            Length(min=18, max=18, message="身份证号应为18位"),
-        ],
-    )
+    id_number = IdNumberField(required="请输入家庭成员的身份证号")
     relation = SelectField(
         "与您的关系",
         choices=[],
         validate_choice=False,
         validators=[DataRequired("请选择与您的关系")],
     )
-    phone = StringField(
-        "手机号",
-        filters=[_strip],
-        validators=[Optional(), Regexp(r"^1[3-9]\d{9}$", message="请输入11位手机号")],
-    )
+    phone = PhoneField(message="请输入11位手机号")
     back = SubmitField("上一步")
 
 
@@ -76,7 +61,7 @@ class LetterForm(FlaskForm):
 
     typed_name = StringField(
         "签署人姓名",
-        filters=[_strip],
+        filters=[strip],
         validators=[DataRequired("请输入您的真实姓名"), Length(max=40, message="姓名过长")],
     )
     signature = HiddenField("手写签名")

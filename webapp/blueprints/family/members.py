@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 from flask import flash, redirect, render_template, request, session, url_for
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from sqlalchemy import case, select
 from sqlalchemy.orm import selectinload
 
@@ -20,6 +19,7 @@ from webapp.blueprints.family import bp
 from webapp.blueprints.invite.share import invite_share
 from webapp.domain import DomainError, NotFound
 from webapp.extensions import db
+from webapp.forms import ActionForm
 from webapp.invitations import services as invitations
 from webapp.kinship import lifecycle as kinship_lifecycle
 from webapp.models import OPEN_STATUSES, InsuredPerson, Invitation, KinshipBinding
@@ -38,10 +38,6 @@ PILL = {
     "expired": "off",
     "ended": "off",
 }
-
-
-class ActionForm(FlaskForm):
-    """A state-changing button (CSRF token only)."""
 
 
 @dataclass(frozen=True)

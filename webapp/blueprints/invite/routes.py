@@ -14,13 +14,13 @@ from __future__ import annotations
 
 from flask import current_app, redirect, render_template, request, url_for
 from flask_login import current_user
-from flask_wtf import FlaskForm
 
 from webapp.blueprints.face import start_face_check
 from webapp.blueprints.invite import bp
 from webapp.domain import DomainError, NotFound
 from webapp.extensions import db, limiter
 from webapp.face import services as face
+from webapp.forms import ActionForm
 from webapp.invitations import services as invitations
 from webapp.models import InsuredPerson, Invitation
 from webapp.web import current_actor
@@ -36,10 +36,6 @@ TITLES = {
     "staff": "请使用参保人账号",
     "face_required": "请先完成人脸识别",
 }
-
-
-class ActionForm(FlaskForm):
-    """A button that changes state (CSRF token only)."""
 
 
 def _limit() -> str:

@@ -2,10 +2,10 @@
 
 from flask import abort, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
-from flask_wtf import FlaskForm
 
 from webapp.blueprints.main import bp
 from webapp.extensions import db
+from webapp.forms import ActionForm
 from webapp.services_catalog import SERVICES, service
 from webapp.web import safe_next
 
@@ -37,7 +37,7 @@ def unavailable(key: str):
 @bp.route("/settings/elder", methods=["POST"])
 def toggle_elder():
     """Switch 长辈模式 on or off; remembered on the account, or in a cookie when logged out."""
-    if not FlaskForm().validate_on_submit():
+    if not ActionForm().validate_on_submit():
         abort(400)
     enabled = request.form.get("enabled") == "1"
     if current_user.is_authenticated:

@@ -2,10 +2,10 @@
 
 from flask import flash, redirect, render_template, url_for
 from flask_login import current_user
-from flask_wtf import FlaskForm
 
 from webapp.blueprints.messages import bp
 from webapp.extensions import db
+from webapp.forms import ActionForm
 from webapp.messages import services as messages
 from webapp.web import page_number, role_required, safe_next
 
@@ -20,7 +20,7 @@ def inbox():
         per_page=20,
         error_out=False,
     )
-    return render_template("messages/inbox.html", page=page, form=FlaskForm())
+    return render_template("messages/inbox.html", page=page, form=ActionForm())
 
 
 @bp.route("/<public_id>")
@@ -37,7 +37,7 @@ def show(public_id: str):
 @role_required("insured")
 def read_all():
     """Mark every message read."""
-    if FlaskForm().validate_on_submit():
+    if ActionForm().validate_on_submit():
         count = messages.mark_all_read(current_user.person_id)
         flash(f"已将{count}条消息标为已读", "success")
     return redirect(url_for("messages.inbox"))

@@ -1,4 +1,4 @@
-"""Forms of the review pages (shape only; the rules live in services/review.py)."""
+"""Forms of the review pages (shape only; the rules live in webapp/review/services.py)."""
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
@@ -13,6 +13,7 @@ from wtforms import (
 )
 from wtforms.validators import Length, Optional
 
+from webapp.forms import IdNumberField, strip
 from webapp.review.services import NOTE_MAX, REJECT_REASONS
 
 
@@ -26,17 +27,13 @@ class DayField(DateField):
             raise ValueError("请输入正确的日期（如2026-01-31）") from err
 
 
-def _strip(value):
-    return value.strip() if isinstance(value, str) else value
-
-
 class DecisionForm(FlaskForm):
     """通过, or 不通过 with a reason from the list (其他 needs the reviewer's words)."""
 
     version = HiddenField()
     reason = RadioField("不通过原因", choices=list(REJECT_REASONS.items()), validate_choice=False)
     note = TextAreaField(
-        "补充说明", filters=[_strip],
+        "补充说明", filters=[strip],
         validators=[Optional(), Length(max=NOTE_MAX, message=f"说明不超过{NOTE_MAX}字")],
     )
     approve = SubmitField("审核通过")
@@ -49,9 +46,8 @@ class AuditSearchForm(FlaskForm):
     class Meta:
         csrf = False
 
-    id_number = StringField("身份证号", filters=[_strip],
-                            validators=[Optional(), Length(max=18, message="身份证号应为18位")])
-    actor = StringField("操作人", filters=[_strip],
+    id_number = IdNumberField(check="max")
+    actor = StringField("操作人", filters=[strip],
                         validators=[Optional(), Length(max=80, message="内容过长")])
     date_from = DayField("开始日期", validators=[Optional()], render_kw={"type": "date"})
     date_to = DayField("结束日期", validators=[Optional()], render_kw={"type": "date"})
