@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -28,9 +29,34 @@ def scan(client, code: str):
     return client.post("/pharmacy/", data={"code": code})
 
 
-def settle(client, amount: str = "23.50", items: str = "布洛芬缓释胶囊 0.3g×20粒 1盒"):
-    """Submit the settle form of the patient card."""
+def presettle(client, amount: str = "23.50", items: str = "布洛芬缓释胶囊 0.3g×20粒 1盒"):
+    """Submit amount + items of the patient card: 预结算 (moves nothing)."""
     return client.post("/pharmacy/patient", data={"amount": amount, "items": items})
+
+
+MSGID_RE = re.compile(r'name="msgid" type="hidden" value="([0-9A-Za-z]+)"')
+
+
+def pending_msgid(client) -> str:
+    """The msgid the confirm page carries (as a browser would submit it)."""
+    html = client.get("/pharmacy/confirm").get_data(as_text=True)
+    found = MSGID_RE.search(html)
+    assert found, html
+    return found.group(1)
+
+
+def confirm(client, msgid: str | None = None):
+    """患者确认 → 确认结算 with the confirm page's msgid."""
+    msgid = msgid or pending_msgid(client)
+    return client.post("/pharmacy/confirm", data={"msgid": msgid, "confirmed": "y"})
+
+
+def settle(client, amount: str = "23.50", items: str = "布洛芬缓释胶囊 0.3g×20粒 1盒"):
+    """The whole counter flow after scanning: 预结算, then 确认结算 (presettle's answer if refused)."""
+    response = presettle(client, amount, items)
+    if response.status_code != 302 or not response.headers["Location"].endswith("/confirm"):
+        return response
+    return confirm(client)
 
 
 # ---- access -----------------------------------------------------------------------------------
@@ -195,7 +221,7 @@ def test_today_lists_this_pharmacys_settlements_of_the_china_day(app, client, fa
                               cash_fen=777, items="昨天的",
                               created_at=clock.now() - timedelta(days=1, hours=1)))
     db.session.commit()
-    html = client.get("/pharmacy/today").get_data(as_text=True)
+    html = client.get("/pharmacy/today", follow_redirects=True).get_data(as_text=True)
     assert "布洛芬" in html and "口罩" in html and "¥33.50" in html
     assert "别家的" not in html and "昨天的" not in html
     assert "¥10.00" in html and "¥23.50" in html  # account 10.00, cash 23.50 in total

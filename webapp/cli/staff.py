@@ -7,6 +7,7 @@ from flask import Flask
 from flask.cli import AppGroup
 
 from webapp.audit.services import Actor
+from webapp.cli.pharmacy import add_commands
 
 CLI_ACTOR = Actor(label="cli")
 
@@ -20,6 +21,7 @@ def register(app: Flask) -> None:
     """Register the `pharmacy` and `reviewer` command groups."""
     pharmacy = AppGroup("pharmacy", help="定点药店及其工作人员账号。")
     reviewer = AppGroup("reviewer", help="医保经办审核员账号。")
+    add_commands(pharmacy)
 
     @pharmacy.command("add")
     @click.option("--name", required=True, help="药店名称，例如 仁心大药房")

@@ -1,7 +1,10 @@
-"""消费记录: settled purchases of a person, newest first, with monthly totals (China months)."""
+"""消费记录 and 药店 read models: a person's purchases with monthly totals (China months, cancelled
+ones left out of the sums), a pharmacy's settlements of a day and one receipt."""
 
 from __future__ import annotations
 
+import csv
+import io
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -9,8 +12,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from webapp import clock
+from webapp.codes.states import SettlementStatus
 from webapp.extensions import db
+from webapp.masking import mask_name
 from webapp.models import InsuredPerson, Pharmacy, Settlement
+from webapp.money import yuan
 
 
 @dataclass(frozen=True)
@@ -40,14 +46,31 @@ def person_query(person: InsuredPerson):
     )
 
 
-def pharmacy_query(pharmacy: Pharmacy, since: datetime, until: datetime | None = None):
-    """Select statement of a pharmacy's settlements in [since, until), newest first."""
-    stmt = select(Settlement).options(selectinload(Settlement.person)).where(
-        Settlement.pharmacy_id == pharmacy.id, Settlement.created_at >= since
+def pharmacy_day_query(pharmacy: Pharmacy, day: date):
+    """Select statement of a pharmacy's settlements of a China day (both states), newest first."""
+    start, end = clock.china_midnight_utc(day), clock.china_midnight_utc(day + timedelta(days=1))
+    return (
+        select(Settlement)
+        .options(selectinload(Settlement.person), selectinload(Settlement.holder))
+        .where(Settlement.pharmacy_id == pharmacy.id, Settlement.created_at >= start,
+               Settlement.created_at < end)
+        .order_by(Settlement.created_at.desc(), Settlement.id.desc())
     )
-    if until is not None:
-        stmt = stmt.where(Settlement.created_at < until)
-    return stmt.order_by(Settlement.created_at.desc(), Settlement.id.desc())
+
+
+def pharmacy_by_code(code: str) -> Pharmacy | None:
+    """The pharmacy with this 定点机构编码 (None when there is none)."""
+    return db.session.scalar(select(Pharmacy).where(Pharmacy.code == (code or "").strip()))
+
+
+def pharmacy_settlement(pharmacy: Pharmacy, public_id: str) -> Settlement | None:
+    """One of this pharmacy's settlements by its public id (None for anyone else's)."""
+    return db.session.scalar(
+        select(Settlement)
+        .options(selectinload(Settlement.person), selectinload(Settlement.holder),
+                 selectinload(Settlement.staff))
+        .where(Settlement.public_id == public_id, Settlement.pharmacy_id == pharmacy.id)
+    )
 
 
 def month_start(day: date) -> date:
@@ -72,7 +95,8 @@ def _totals(where, month: date) -> MonthTotal:
 
 
 def _sums(where, label: date, start: datetime, end: datetime) -> MonthTotal:
-    """Count and sums of the settlements matching ``where`` in [start, end)."""
+    """Count and sums of the settled (not cancelled) settlements matching ``where`` in
+    [start, end)."""
     row = db.session.execute(
         select(
             func.count(Settlement.id),
@@ -80,7 +104,8 @@ def _sums(where, label: date, start: datetime, end: datetime) -> MonthTotal:
             func.coalesce(func.sum(Settlement.account_fen), 0),
             func.coalesce(func.sum(Settlement.aid_fen), 0),
             func.coalesce(func.sum(Settlement.cash_fen), 0),
-        ).where(where, Settlement.created_at >= start, Settlement.created_at < end)
+        ).where(where, Settlement.status == SettlementStatus.SETTLED.value,
+                Settlement.created_at >= start, Settlement.created_at < end)
     ).one()
     return MonthTotal(label, *(int(v) for v in row))
 
@@ -96,8 +121,37 @@ def month_totals(person: InsuredPerson, items: list[Settlement]) -> dict[date, M
     return {m: month_total(person, m) for m in months}
 
 
-def day_totals(pharmacy: Pharmacy, day: date | None = None) -> MonthTotal:
-    """A pharmacy's totals for one China day (today by default); ``month`` holds the day."""
-    day = day or clock.today()
-    return _sums(Settlement.pharmacy_id == pharmacy.id, day, clock.china_midnight_utc(day),
-                 clock.china_midnight_utc(day + timedelta(days=1)))
+CSV_HEADER = ("结算流水号", "结算时间", "参保人", "药品/项目", "费用总额（元）", "个人账户（元）",
+              "共济（元）", "现金（元）", "状态", "撤销时间", "撤销原因")
+
+
+def _cell(text: str) -> str:
+    """A typed text as a CSV cell a spreadsheet will not run as a formula."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def day_csv(pharmacy: Pharmacy, day: date) -> str:
+    """对账单 of a China day as CSV (UTF-8 with BOM for spreadsheets): rows, then both totals."""
+    from webapp.codes.reconciliation import day_totals
+
+    out = io.StringIO()
+    out.write("\ufeff")
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(("定点机构编码", pharmacy.code, "药店", _cell(pharmacy.name), "对账日期",
+                     day.isoformat()))
+    writer.writerow(CSV_HEADER)
+    rows = db.session.scalars(pharmacy_day_query(pharmacy, day)).all()
+    for s in reversed(rows):  # oldest first, like a journal
+        writer.writerow((
+            s.public_id, clock.china_time(s.created_at, "%Y-%m-%d %H:%M:%S"),
+            mask_name(s.person.name), _cell(s.items), yuan(s.total_fen), yuan(s.account_fen),
+            yuan(s.aid_fen), yuan(s.cash_fen), SettlementStatus(s.status).label,
+            clock.china_time(s.cancelled_at, "%Y-%m-%d %H:%M:%S"), _cell(s.cancel_reason or ""),
+        ))
+    totals = day_totals(pharmacy.id, day)
+    writer.writerow(())
+    writer.writerow(("已结算合计", f"{totals.count}笔", "", "", yuan(totals.total_fen),
+                     yuan(totals.account_fen), yuan(totals.aid_fen), yuan(totals.cash_fen)))
+    writer.writerow(("已撤销合计", f"{totals.cancelled_count}笔", "", "",
+                     yuan(totals.cancelled_fen)))
+    return out.getvalue()

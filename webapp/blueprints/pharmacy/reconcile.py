@@ -1,0 +1,62 @@
+"""对账 pages of a pharmacy: one China day per fund (cancelled apart), its settlements, CSV."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from flask import Response, redirect, render_template, request, url_for
+
+from webapp import clock
+from webapp.blueprints.pharmacy import bp
+from webapp.blueprints.pharmacy.routes import my_pharmacy
+from webapp.blueprints.pharmacy.steps import DayForm
+from webapp.codes import records
+from webapp.codes.reconciliation import day_totals, last_reconciliation
+from webapp.extensions import db
+from webapp.web import no_store, page_number, role_required
+
+
+def chosen_day(form: DayForm) -> date:
+    """The day asked for (?date=), today when absent or not a past / current China day."""
+    today = clock.today()
+    if not form.validate() or form.date.data is None:
+        return today
+    if form.date.data > today:
+        form.date.errors = [*form.date.errors, "不能选择未来的日期"]
+        return today
+    return form.date.data
+
+
+@bp.route("/today")
+@role_required("pharmacy")
+def today():
+    """今日结算 is today's 对账 page."""
+    return redirect(url_for("pharmacy.reconciliation"))
+
+
+@bp.route("/reconciliation")
+@role_required("pharmacy")
+def reconciliation():
+    """对账: a date picker, the day's totals per fund, cancelled ones apart, the settlements."""
+    pharmacy = my_pharmacy()
+    form = DayForm(request.args)
+    day = chosen_day(form)
+    form.date.data = day
+    page = db.paginate(records.pharmacy_day_query(pharmacy, day), page=page_number(),
+                       per_page=30, error_out=False)
+    return render_template("pharmacy/reconciliation.html", page=page, pharmacy=pharmacy,
+                           form=form, day=day, totals=day_totals(pharmacy.id, day),
+                           checked=last_reconciliation(pharmacy.id, day),
+                           is_today=day == clock.today())
+
+
+@bp.route("/reconciliation.csv")
+@role_required("pharmacy")
+def reconciliation_csv():
+    """The 对账 day as a CSV file (every settlement of the day and both totals)."""
+    pharmacy = my_pharmacy()
+    day = chosen_day(DayForm(request.args))
+    response = Response(records.day_csv(pharmacy, day), mimetype="text/csv")
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="reconciliation-{pharmacy.code}-{day.isoformat()}.csv"')
+    return no_store(response)
