@@ -1,6 +1,8 @@
 """At the counter: a mother shows her son's 医保码 on her phone, the pharmacy scans (types) the
-code decoded from the screenshot's pixels, settles ¥23.50, and her page shows 已支付 without a
-reload; both sides see it in their records. Optionally the camera scanner reads a fake camera."""
+code decoded from the screenshot's pixels, sees the 预结算 split, confirms ¥23.50, and her page
+shows 已支付 without a reload; both sides see it in their records. The cashier then cancels from
+the receipt: her 消费记录 shows 已撤销 and a fresh code shows the balance back. Optionally the
+camera scanner reads a fake camera."""
 
 from __future__ import annotations
 
@@ -34,6 +36,17 @@ def seed(app) -> dict:
                "child_id": child.id_number}
         db.session.remove()
         return out
+
+
+def balance_of(app, id_number: str) -> int:
+    """A registry person's personal-account balance, read in the live server's process."""
+    from webapp.models import InsuredPerson
+
+    with app.app_context():
+        person = db.session.scalar(db.select(InsuredPerson).filter_by(id_number=id_number))
+        balance = person.account.balance_fen
+        db.session.remove()
+        return balance
 
 
 def log_in(page, base: str, phone: str) -> None:
@@ -124,8 +137,20 @@ def test_mother_shows_sons_code_and_pharmacy_settles(live_server, phone, browser
         desk.fill("#amount", "23.50")
         desk.fill("#items", "小儿布洛芬混悬液 100ml×1瓶")
         screenshot(desk, "4-patient")
+        desk.get_by_role("button", name="预结算").click()
+        expect(desk).to_have_url(re.compile(r"/pharmacy/confirm$"))
+        split = desk.locator("[data-split]")
+        expect(split.locator("tr", has_text="费用总额")).to_contain_text("¥23.50")
+        expect(split.locator("tr", has_text="个人账户支付")).to_contain_text("¥20.00")
+        expect(split.locator("tr", has_text="家庭共济支付")).to_contain_text("¥0.00")
+        expect(split.locator("tr", has_text="个人现金支付")).to_contain_text("¥3.50")
+        assert balance_of(live_server.app, data["child_id"]) == 2000  # 预结算 moves nothing
+        screenshot(desk, "4b-presettle")
+        desk.get_by_label("患者已确认以上支付明细").check()
         desk.get_by_role("button", name="确认结算").click()
         expect(desk).to_have_url(re.compile(r"/pharmacy/receipts/[\w-]+$"))
+        receipt_url = desk.url
+        assert balance_of(live_server.app, data["child_id"]) == 0
         receipt = desk.locator(".ph-receipt")
         expect(receipt).to_contain_text("¥23.50")
         expect(receipt.locator("tr", has_text="个人账户支付")).to_contain_text("¥20.00")
@@ -148,7 +173,7 @@ def test_mother_shows_sons_code_and_pharmacy_settles(live_server, phone, browser
         screenshot(mom, "6-paid")
 
         # Records on both sides.
-        desk.get_by_role("link", name="今日结算").click()
+        desk.get_by_role("link", name="对账").click()
         expect(desk.locator(".ph-table")).to_contain_text("小儿布洛芬混悬液")
         expect(desk.locator(".ph-totals")).to_contain_text("¥23.50")
         screenshot(desk, "7-today")
@@ -163,6 +188,44 @@ def test_mother_shows_sons_code_and_pharmacy_settles(live_server, phone, browser
         desk.fill("#code", code)
         desk.keyboard.press("Enter")
         expect(desk.locator(".app-error")).to_contain_text("该医保码已使用")
+
+        # The customer returns it: the cashier cancels from the receipt, with a reason.
+        desk.goto(receipt_url)
+        desk.get_by_role("link", name="撤销结算").click()
+        expect(desk.locator("main")).to_contain_text("确认撤销这笔结算？")
+        expect(desk.locator("tr", has_text="退回个人账户")).to_contain_text("¥20.00")
+        desk.fill("#reason", "顾客退货")
+        screenshot(desk, "9-cancel")
+        desk.get_by_role("button", name="确认撤销").click()
+        expect(desk).to_have_url(receipt_url)
+        expect(desk.locator(".app-toast")).to_contain_text("已撤销结算，请当面退还顾客现金 ¥3.50")
+        expect(desk.locator("[data-state]")).to_contain_text("已撤销")
+        expect(desk.locator(".ph-receipt")).to_contain_text("顾客退货")
+        expect(desk.get_by_role("link", name="撤销结算")).to_have_count(0)
+        screenshot(desk, "10-cancelled")
+        assert balance_of(live_server.app, data["child_id"]) == 2000  # the balance is back
+
+        # The mother's 消费记录 shows the payment as cancelled, with the time and the reason.
+        mom.reload()
+        first = mom.locator(".rec-row").first
+        expect(first).to_contain_text("已撤销")
+        expect(first).to_contain_text("顾客退货")
+        expect(mom.locator(".rec-month")).to_contain_text("¥0.00")
+        screenshot(mom, "11-records-cancelled")
+
+        # 重新结算: a fresh code from her code page; the card shows the balance back at ¥20.00.
+        mom.goto(f"{base}/code/{data['binding']}")
+        expect(mom.locator("[data-qr-box]")).to_be_visible()
+        fresh = decode_qr_from_pixels(mom, tmp_path / "code3.png")
+        assert fresh != code
+        desk.goto(receipt_url)
+        desk.get_by_role("link", name="重新结算").click()
+        expect(desk.locator("#code")).to_be_focused()
+        desk.keyboard.type(fresh)
+        desk.keyboard.press("Enter")
+        expect(desk).to_have_url(re.compile(r"/pharmacy/patient$"))
+        expect(desk.locator(".ph-patient")).to_contain_text("¥20.00")
+        screenshot(desk, "12-resettle")
     finally:
         counter_context.close()
     assert not mom_problems, mom_problems
