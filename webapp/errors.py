@@ -1,10 +1,14 @@
 """Error pages in Chinese, in the app's own style, for HTML and JSON clients."""
 
-from flask import Flask, jsonify, render_template, request
+from contextlib import suppress
+
+from flask import Flask, g, jsonify, render_template, request
+from flask.globals import request_ctx
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from webapp.domain import DomainError
-from webapp.extensions import db
+from webapp.extensions import db, login_manager
 from webapp.hardening import UnstorableInput
 
 MESSAGES = {
@@ -15,6 +19,7 @@ MESSAGES = {
     413: ("文件过大", "上传的文件超过大小限制，请压缩后重新上传。"),
     429: ("操作过于频繁", "您的操作过于频繁，请稍后再试。"),
     500: ("系统繁忙", "服务暂时出现问题，请稍后再试。我们已记录此问题。"),
+    503: ("服务暂时不可用", "系统连接暂时中断，请稍后再试。"),
 }
 
 
@@ -51,7 +56,23 @@ def init_errorhandlers(app: Flask) -> None:
         db.session.rollback()
         return render_error(err.status if err.status in MESSAGES else 400, err.message)
 
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(InterfaceError)
+    def database_unavailable(err):
+        # The database went away (restart, network): a 503 page that needs no database, so
+        # the page shows no user; the pool's pre-ping reconnects once it is back.
+        app.logger.warning("database unavailable: %s", type(err).__name__)
+        with suppress(Exception):
+            db.session.rollback()
+        g._login_user = login_manager.anonymous_user()
+        if request_ctx and request_ctx._session is None:  # the session store is the database
+            request_ctx._session = app.session_interface.make_null_session(app)
+        return render_error(503)
+
     @app.errorhandler(500)
     def server_error(err):
+        original = getattr(err, "original_exception", None)
+        if isinstance(original, (OperationalError, InterfaceError)):  # e.g. while opening the session
+            return database_unavailable(original)
         db.session.rollback()
         return render_error(500)
