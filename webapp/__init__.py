@@ -123,12 +123,15 @@ def register_commands(app: Flask) -> None:
 
 
 def register_request_hooks(app: Flask) -> None:
-    """Security headers on every response; unstorable input refused, private answers uncached."""
+    """Security headers; unstorable input refused; private answers uncached; request ids,
+    access log, health checks and metrics."""
     from webapp.hardening import init_hardening
+    from webapp.observability import init_observability
     from webapp.security import init_security
 
     init_security(app)
     init_hardening(app)
+    init_observability(app)
 
 
 def register_template_helpers(app: Flask) -> None:

@@ -29,4 +29,6 @@ class AuditLog(CreatedAtMixin, db.Model):
     )
     ip: Mapped[str] = mapped_column(String(45), default="")
     user_agent: Mapped[str] = mapped_column(String(200), default="")
+    # The request it happened in (X-Request-Id; '' from the CLI): joins the row to the access log.
+    request_id: Mapped[str] = mapped_column(String(64), default="")
     detail: Mapped[str] = mapped_column(Text, default="")

@@ -8,6 +8,8 @@ from typing import Any
 
 from webapp.extensions import db
 from webapp.models import AuditLog
+from webapp.observability import metrics
+from webapp.observability.requestlog import current_request_id
 
 
 @dataclass(frozen=True)
@@ -36,7 +38,10 @@ def record(
     detail: dict | None = None,
     label: str | None = None,
 ) -> AuditLog:
-    """Add an audit row (committed with the caller's transaction)."""
+    """Add an audit row (committed with the caller's transaction), tagged with the request id.
+
+    Actions named in ``metrics.AUDITED`` move their Prometheus counter when that commit happens.
+    """
     row = AuditLog(
         action=action,
         actor_user_id=actor.user_id,
@@ -47,6 +52,8 @@ def record(
         ip=(actor.ip or "")[:45],
         user_agent=(actor.user_agent or "")[:200],
         detail=json.dumps(detail, ensure_ascii=False) if detail else "",
+        request_id=current_request_id(),
     )
     db.session.add(row)
+    metrics.audited(db.session(), action)
     return row

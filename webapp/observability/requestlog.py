@@ -1,0 +1,109 @@
+"""Request ids and one structured (JSON) access-log line per request.
+
+The line names the route *template* (``/family/members/<public_id>``), never the path or the
+query string, and the user's role, never an ID number, name, phone or user id::
+
+    {"time": "2026-12-01T08:30:00.123Z", "request_id": "…", "method": "GET",
+     "route": "/records/", "status": 200, "duration_ms": 12.3, "role": "insured"}
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+import time
+import uuid
+from datetime import UTC, datetime
+
+from flask import Flask, Response, g, has_request_context, request
+
+from webapp.observability import metrics
+
+LOGGER_NAME = "webapp.access"
+HEADER = "X-Request-Id"
+# An inbound id is kept when it is short and plain (a proxy's UUID or trace id); else replaced.
+SANE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")
+
+access_log = logging.getLogger(LOGGER_NAME)
+
+
+class _StderrHandler(logging.StreamHandler):
+    """A stream handler writing to whatever ``sys.stderr`` is at the time of each line."""
+
+    @property
+    def stream(self):
+        """The current standard error (gunicorn and pytest swap it)."""
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value) -> None:
+        pass
+
+
+def current_request_id() -> str:
+    """The id of the request being handled ('' outside a request, e.g. the CLI)."""
+    return g.get("request_id", "") if has_request_context() else ""
+
+
+def _start() -> None:
+    """First before-request hook: take the time and settle the request id."""
+    g.request_started = time.perf_counter()
+    inbound = request.headers.get(HEADER, "")
+    g.request_id = inbound if SANE_ID.fullmatch(inbound) else uuid.uuid4().hex
+
+
+def _role() -> str:
+    """The role of the user of this request, without loading anything the view did not."""
+    user = g.get("_login_user")
+    if user is not None:
+        return getattr(user, "role", None) or "anonymous"
+    if request.blueprint == "api":
+        return "api" if g.get("api_key") is not None else "anonymous"
+    return "anonymous"
+
+
+def route_label() -> str:
+    """The matched route's template, or '<unmatched>' (a path may hold anything)."""
+    rule = request.url_rule
+    return rule.rule if rule is not None else "<unmatched>"
+
+
+def _finish(response: Response) -> Response:
+    """Last after-request hook: echo the id, write the access line, observe the metrics."""
+    started = g.get("request_started", time.perf_counter())
+    seconds = time.perf_counter() - started
+    request_id = g.get("request_id") or uuid.uuid4().hex
+    response.headers[HEADER] = request_id
+    route = route_label()
+    metrics.observe_request(request.method, route, response.status_code, seconds)
+    if access_log.isEnabledFor(logging.INFO):
+        access_log.info(json.dumps({
+            "time": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "request_id": request_id,
+            "method": request.method,
+            "route": route,
+            "status": response.status_code,
+            "duration_ms": round(seconds * 1000, 1),
+            "role": _role(),
+        }, ensure_ascii=False))
+    return response
+
+
+def configure_logger() -> None:
+    """JSON lines on standard error, unless the operator configured the logger already."""
+    if not access_log.handlers:
+        handler = _StderrHandler()
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        access_log.addHandler(handler)
+        access_log.propagate = False
+    if access_log.level == logging.NOTSET:
+        access_log.setLevel(logging.INFO)
+
+
+def init_requestlog(app: Flask) -> None:
+    """The timing/id hook runs before every other before-request hook; the log line last."""
+    configure_logger()
+    app.before_request_funcs.setdefault(None, []).insert(0, _start)
+    app.after_request_funcs.setdefault(None, []).insert(0, _finish)
