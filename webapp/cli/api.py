@@ -5,6 +5,7 @@ from flask import Flask
 from flask.cli import AppGroup
 
 from webapp.audit.services import Actor
+from webapp.cli import ledger
 
 
 def register(app: Flask) -> None:
@@ -57,3 +58,5 @@ def register(app: Flask) -> None:
                        f"  最近使用 {when(row.last_used_at)}  {state}")
 
     app.cli.add_command(group)
+    # The settlement ledger's commands belong with the POS contract (webapp/cli/ledger.py).
+    ledger.register(app)

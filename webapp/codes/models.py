@@ -4,11 +4,22 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, DateTime, ForeignKey, Index, String
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from webapp.codes.states import MessageKind, SettlementStatus
 from webapp.columns import CreatedAtMixin, PublicIdMixin
 from webapp.extensions import db
+from webapp.states import status_check, status_column
 
 
 class InsuranceCode(CreatedAtMixin, db.Model):
@@ -55,6 +66,9 @@ class Settlement(PublicIdMixin, CreatedAtMixin, db.Model):
             "account_fen >= 0 AND aid_fen >= 0 AND cash_fen >= 0", name="parts_not_negative"
         ),
         CheckConstraint("total_fen = account_fen + aid_fen + cash_fen", name="parts_add_up"),
+        CheckConstraint("cash_refunded_fen >= 0 AND cash_refunded_fen <= cash_fen",
+                        name="cash_refund_within_cash"),
+        status_check(SettlementStatus),
         Index("ix_settlement_person_created", "person_id", "created_at"),
         Index("ix_settlement_pharmacy_created", "pharmacy_id", "created_at"),
     )
@@ -76,6 +90,17 @@ class Settlement(PublicIdMixin, CreatedAtMixin, db.Model):
     aid_owner_person_id: Mapped[int | None] = mapped_column(ForeignKey("insured_person.id"))
     cash_fen: Mapped[int] = mapped_column(BigInteger, default=0)
     items: Mapped[str] = mapped_column(String(200))
+    status: Mapped[SettlementStatus] = status_column(
+        SettlementStatus, default=SettlementStatus.SETTLED)
+    # The msgid of the 2102 message that made it (None for a settle without one).
+    msgid: Mapped[str | None] = mapped_column(String(30))
+    cancelled_at: Mapped[datetime | None] = mapped_column(DateTime)
+    cancel_reason: Mapped[str | None] = mapped_column(String(100))
+    # The cash part handed back at the counter when cancelled (= cash_fen once cancelled).
+    cash_refunded_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+
+    # Set (not stored) on the object a service returns for a repeated msgid: nothing moved.
+    replayed = False
 
     pharmacy = relationship("Pharmacy")
     person = relationship("InsuredPerson", foreign_keys=[person_id])
@@ -83,3 +108,32 @@ class Settlement(PublicIdMixin, CreatedAtMixin, db.Model):
     aid_owner = relationship("InsuredPerson", foreign_keys=[aid_owner_person_id])
     binding = relationship("KinshipBinding")
     staff = relationship("User")
+
+
+class MessageRecord(CreatedAtMixin, db.Model):
+    """One state-changing message (msgid) of a pharmacy, kept for the policy's retention days.
+
+    ``fingerprint`` is the SHA-256 of the request's meaning: the same msgid with the same
+    fingerprint is answered with ``answer`` (the first answer, JSON) and moves nothing; with a
+    different one it is refused. A ``reversed`` row is written by a reversal (2601) of a msgid
+    that never arrived, so that its late arrival is refused.
+    """
+
+    __tablename__ = "message_record"
+    __table_args__ = (
+        UniqueConstraint("pharmacy_id", "msgid", name="uq_message_record_pharmacy_msgid"),
+        status_check(MessageKind, column="kind", name="kind"),
+        Index("ix_message_record_created", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pharmacy_id: Mapped[int] = mapped_column(ForeignKey("pharmacy.id"))
+    msgid: Mapped[str] = mapped_column(String(30))
+    kind: Mapped[MessageKind] = status_column(MessageKind)
+    fingerprint: Mapped[str] = mapped_column(String(64), default="")
+    settlement_id: Mapped[int | None] = mapped_column(ForeignKey("settlement.id"), index=True)
+    # For a reversal: the msgid it reversed.
+    original_msgid: Mapped[str | None] = mapped_column(String(30))
+    answer: Mapped[str] = mapped_column(Text, default="")
+
+    settlement = relationship("Settlement")

@@ -28,6 +28,7 @@ from sqlalchemy import delete, insert, select
 from webapp import clock, qr
 from webapp.audit import services as audit
 from webapp.audit.services import Actor
+from webapp.codes.states import SettlementStatus
 from webapp.domain import Forbidden, NotFound
 from webapp.extensions import db
 from webapp.masking import mask_name
@@ -246,13 +247,17 @@ def code_status(user: User, key: str, codes: list[str]) -> dict:
     paid = [by_hash[h] for h in hashes if h in by_hash and by_hash[h].settlement_id]
     if paid:
         settlement = db.session.get(Settlement, paid[-1].settlement_id)
-        return {
-            "state": "paid",
-            "settlement": settlement.public_id,
-            "amount_fen": settlement.total_fen,
-            "message": f"已支付 ¥{yuan(settlement.total_fen)}",
-            "pharmacy": settlement.pharmacy.name,
-        }
+        if settlement is not None:
+            cancelled = settlement.status == SettlementStatus.CANCELLED
+            return {
+                "state": "paid",
+                "settlement": settlement.public_id,
+                "amount_fen": settlement.total_fen,
+                "message": (f"¥{yuan(settlement.total_fen)} 的支付已撤销" if cancelled
+                            else f"已支付 ¥{yuan(settlement.total_fen)}"),
+                "pharmacy": settlement.pharmacy.name,
+                "cancelled": cancelled,
+            }
     current = by_hash.get(hashes[-1])
     if current is None:
         return {"state": "unknown", "message": "该码已失效，已为您刷新"}
@@ -289,3 +294,9 @@ def purge_expired(limit: int | None = None, commit: bool = True) -> int:
 def qr_svg(code: str) -> Markup:
     """The QR of a code as inline SVG (version 1, fixed mask: it is drawn every minute)."""
     return qr.qr_svg(code, "医保码二维码", fast=True)
+
+
+def settlement_of_pharmacy(public_id: str, pharmacy_id: int) -> Settlement | None:
+    """The pharmacy's own settlement of that public id (None for a missing or foreign one)."""
+    return db.session.scalar(select(Settlement).where(
+        Settlement.public_id == public_id, Settlement.pharmacy_id == pharmacy_id))

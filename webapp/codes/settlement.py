@@ -1,67 +1,72 @@
-"""药店结算: verify a scanned 医保码, then settle a purchase in one transaction.
+"""药店结算: verify a scanned 医保码 (1101), pre-settle (2101) and settle (2102) a purchase.
 
 Stable service API (the pharmacy web pages and the POS JSON API both use exactly this):
 
 ``verify(code_text, pharmacy, actor) -> Verification``
     Checks a scanned / typed code (normalised: case, spaces and dashes ignored) and returns the
-    patient, the code row, who showed it (``holder``/``binding``, None when shown by the
-    patient), and a fresh **settlement token** (``token``, clear text, returned only here;
-    its SHA-256 is kept on the code row), bound to this code and this pharmacy and valid
-    for ``SETTLEMENT_TOKEN_SECONDS`` (app config, default 300) from the verify. A later verify of
-    the same code replaces the token. Commits (audit 'code.verified').
+    patient, the code row, who showed it, and a fresh **settlement token** (clear text, returned
+    only here; its SHA-256 is kept on the code row), bound to this code and this pharmacy and
+    valid for ``SETTLEMENT_TOKEN_SECONDS`` (app config, default 300). A later verify of the same
+    code replaces the token. Commits (audit 'code.verified').
     Errors: unknown, expired, used, binding_ended, not_insured.
 
 ``lookup(token, pharmacy) -> Verification``
-    The verification a token stands for (read-only, no commit; ``token`` is echoed back);
-    for re-displaying the patient card. Errors: token_invalid, token_expired, used,
+    The verification a token stands for (read-only). Errors: token_invalid, token_expired, used,
     binding_ended, not_insured.
 
-``settle(token, pharmacy, actor, amount_fen, items, business_type="02121",
-allow_cash=True) -> Settlement``
-    One transaction: consumes the code by a conditional UPDATE (exactly once, even under
-    concurrent requests), re-checks the binding (row lock) and the insured status, locks the
-    payer accounts in id order and splits: the patient's own personal account first, then the
-    家庭共济 seam ``aid_payer``, then cash (个人现金). Writes a LedgerEntry for every balance
-    change, messages the patient and every holder who can show their code, audits
-    'settlement.create', commits. The token stays valid after the code's own 90 s, until the
-    token expires: the code was proven valid when it was verified.
-    Errors: invalid_amount, invalid_items, invalid_business_type, token_invalid,
-    token_expired, used, binding_ended, not_insured, insufficient (only when
-    ``allow_cash=False`` and the accounts do not cover the amount).
+``presettle(token, pharmacy, amount_fen, items, business_type="02121") -> Split``
+    The split ``settle`` would make right now (个人账户 → 家庭共济 → 个人现金). Reads only: no
+    money moves, the token is not consumed, nothing is committed.
 
-``parse_amount(text, pharmacy) -> int`` (yuan text → fen, exact) and
-``check_amount(amount_fen, pharmacy)``: invalid_amount unless 0 < amount ≤ the policy's
-``pharmacy.max_amount_fen`` of the pharmacy's region.
+``settle(token, pharmacy, actor, amount_fen, items, business_type="02121", allow_cash=True,
+msgid=None) -> Settlement``
+    One transaction: consumes the code by a conditional UPDATE (exactly once), re-checks the
+    binding (row lock) and the insured status, locks the payer accounts in id order and splits;
+    a LedgerEntry for every balance change, messages, audit 'settlement.create', commit. With a
+    ``msgid`` (see ``webapp.codes.msgids``) the same msgid and arguments answer the original
+    settlement (``.replayed`` True, nothing moves); other arguments → msgid_conflict; a reversed
+    msgid → reversed. ``settle_message`` does the same and also keeps the API's answer.
+    Errors: invalid_amount, invalid_items, invalid_business_type, token_invalid, token_expired,
+    used, binding_ended, not_insured, insufficient (``allow_cash=False`` only), invalid_msgid.
 
-Every error is a ``DomainError`` subclass with a stable ``.code`` (see ``ERRORS``), a Chinese
-``.message`` and an HTTP-ish ``.status`` (404 unknown/token_invalid, 409 state conflicts, 400
-input). The session is rolled back before any error leaves ``settle``.
-
-``actor`` is a ``webapp.audit.services.Actor``: a staff user (``actor.user`` with
-``pharmacy_id``), or for the API an Actor with ``user=None`` and ``label="api:<key name>"``.
+Every error is a DomainError from the registry ``webapp.api.errors`` (stable ``.code``,
+Chinese ``.message``, ``.status``). The session is rolled back before an error leaves settle.
+``actor`` is a ``webapp.audit.services.Actor`` (a staff user, or ``label="api:<prefix>"``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cached_property
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from flask import current_app
 from sqlalchemy import select, update
 
 from webapp import clock
+from webapp.api.errors import fail, service_messages
 from webapp.audit import services as audit
 from webapp.audit.services import Actor
+from webapp.codes import msgids
+from webapp.codes.checks import (
+    BUSINESS_TYPES,
+    ITEMS_MAX,
+    check_amount,
+    check_business_type,
+    check_items,
+    parse_amount,
+)
+from webapp.codes.notices import notify_settled, parts_text, split_text
 from webapp.codes.services import ALPHABET, CODE_LENGTH, hash_code, holder_kin_word, normalize
-from webapp.domain import Conflict, DomainError, NotFound
+from webapp.codes.states import MessageKind
+from webapp.domain import DomainError
 from webapp.extensions import db
-from webapp.kinship.access import bindings_to
+from webapp.kinship.states import BindingStatus
 from webapp.masking import mask_name
-from webapp.messages import services as messages
 from webapp.models import (
     InsuranceCode,
     InsuredPerson,
@@ -71,37 +76,14 @@ from webapp.models import (
     Pharmacy,
     Settlement,
 )
-from webapp.money import YuanError, parse_yuan, yuan
 from webapp.policy import policy_for
 
-BUSINESS_TYPES = {"02121": "药店购药"}
-ITEMS_MAX = 200
+__all__ = ["BUSINESS_TYPES", "ERRORS", "ITEMS_MAX", "check_amount", "check_items",
+           "parse_amount", "split_text"]
 
-# Stable error codes → the message a person sees.
-ERRORS = {
-    "unknown": "无效的医保码",
-    "expired": "医保码已过期，请让顾客刷新后重新出示",
-    "used": "该医保码已使用",
-    "binding_ended": "该亲属绑定已解除，医保码无效",
-    "not_insured": "该参保人当前未处于参保状态",
-    "token_invalid": "结算凭证无效，请重新扫码",
-    "token_expired": "结算凭证已过期，请重新扫码",
-    "insufficient": "账户余额不足",
-    "invalid_amount": "请输入正确的金额",
-    "invalid_items": "请填写药品或项目",
-    "invalid_business_type": "不支持的业务类型",
-}
-
-
-def fail(code: str, message: str | None = None, field: str | None = None) -> DomainError:
-    """The DomainError for a stable error code (404 / 409 / 400 by kind)."""
-    text = message or ERRORS[code]
-    if code in ("unknown", "token_invalid"):
-        return NotFound(text, field=field, code=code)
-    if code in ("expired", "used", "binding_ended", "not_insured", "token_expired",
-                "insufficient"):
-        return Conflict(text, field=field, code=code)
-    return DomainError(text, field=field, code=code)
+# Stable service error codes → the message a person sees (from the one registry).
+ERRORS = service_messages()
+Answer = Callable[[Settlement], dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -154,18 +136,31 @@ class AidPayer(NamedTuple):
     allowed_fen: int
 
 
+@dataclass(frozen=True)
+class Split:
+    """How an amount is paid: 个人账户, 家庭共济 (and whose), 个人现金 — all integer fen."""
+
+    total_fen: int
+    account_fen: int
+    aid_fen: int
+    cash_fen: int
+    aid_owner: InsuredPerson | None = None
+
+    @property
+    def text(self) -> str:
+        """'个人账户¥20.00，现金¥3.50'."""
+        return parts_text(self.account_fen, self.aid_fen, self.cash_fen)
+
+
 def aid_payer(patient: InsuredPerson, remaining_fen: int, at: datetime) -> AidPayer | None:
     """THE 家庭共济 SEAM: whose personal account pays (part of) ``remaining_fen`` for the patient.
 
-    The owner of the active group the patient is an active member of (authorisation window
-    covering ``at``, same province, owner insured and active), the owner's PersonalAccount and
-    the most it allows for this purchase; None when no group pays. ``settle`` caps the amount by the owner's locked balance, writes
-    the 'aid_payment' ledger row and messages the owner. Must be side-effect free: settle
-    calls it once to learn which account to lock and again after the locks are held.
-    The rules (window, monthly cap, province, owner status) live in
-    ``webapp.aid.payments.payer_for``.
+    The owner of the active group the patient is an active member of, the owner's account and
+    the most it allows for this purchase; None when no group pays. Side-effect free: settle
+    calls it once to learn which account to lock and again after the locks are held. The rules
+    live in ``webapp.aid.payments.payer_for``.
     """
-    from webapp.aid.payments import payer_for
+    from webapp.aid.payments import payer_for  # aid.payments imports the codes package
 
     found = payer_for(patient, remaining_fen, at)
     return AidPayer(found.owner, found.account, found.allowed_fen) if found else None
@@ -187,7 +182,7 @@ def _check_state(row: InsuranceCode, now: datetime, check_expiry: bool) -> Kinsh
     if check_expiry and row.expires_at <= now:
         raise fail("expired")
     binding = db.session.get(KinshipBinding, row.binding_id) if row.binding_id else None
-    if binding is not None and binding.status != "active":
+    if binding is not None and binding.status != BindingStatus.ACTIVE:
         raise fail("binding_ended")
     if not row.person.is_active:
         raise fail("not_insured")
@@ -228,50 +223,108 @@ def lookup(token: str, pharmacy: Pharmacy) -> Verification:
     """The still-open verification behind a token (for showing the patient card again)."""
     row = _code_for_token(token, pharmacy)
     now = clock.now()
-    if row.used_at is None and row.token_expires_at <= now:
+    if row.used_at is None and row.token_expires_at and row.token_expires_at <= now:
         raise fail("token_expired")
     binding = _check_state(row, now, check_expiry=False)
     return Verification(row, row.person, row.holder, binding, pharmacy, token,
-                        row.token_expires_at)
+                        row.token_expires_at or now)
 
 
-def check_amount(amount_fen: int, pharmacy: Pharmacy) -> int:
-    """Refuse an amount that is not a positive integer of fen within the policy maximum."""
-    if not isinstance(amount_fen, int) or isinstance(amount_fen, bool) or amount_fen <= 0:
-        raise fail("invalid_amount", "金额必须大于0", field="amount")
-    max_fen = policy_for(pharmacy.region_code).pharmacy.max_amount_fen
-    if amount_fen > max_fen:
-        raise fail("invalid_amount", f"单笔金额不能超过¥{yuan(max_fen)}", field="amount")
-    return amount_fen
+def _split(patient: InsuredPerson, amount_fen: int, now: datetime,
+           balances: dict[int, int] | None = None) -> tuple[Split, AidPayer | None]:
+    """Own account first, then the 家庭共济 seam, then cash; ``balances``: locked accounts."""
+    own = patient.account
+
+    def balance(account: PersonalAccount) -> int:
+        return balances.get(account.id, 0) if balances is not None else account.balance_fen
+
+    own_fen = min(balance(own), amount_fen) if own else 0
+    aid_fen, payer = 0, None
+    if amount_fen - own_fen > 0:
+        payer = aid_payer(patient, amount_fen - own_fen, now)
+        # Only an account other than the patient's own (and locked, when settling) may pay.
+        if payer is not None and (balances is None or payer.account.id in balances) and (
+                own is None or payer.account.id != own.id):
+            aid_fen = max(0, min(amount_fen - own_fen, payer.allowed_fen, balance(payer.account)))
+    split = Split(amount_fen, own_fen, aid_fen, amount_fen - own_fen - aid_fen,
+                  payer.owner if aid_fen and payer else None)
+    return split, payer if aid_fen else None
 
 
-def parse_amount(text: str | None, pharmacy: Pharmacy) -> int:
-    """Yuan as typed ('23.5', '23.50') → integer fen, exactly; refuses anything else."""
-    try:
-        fen = parse_yuan(text)
-    except YuanError:
-        raise fail("invalid_amount", "请输入正确的金额（单位元，最多两位小数）", field="amount") from None
-    return check_amount(fen, pharmacy)
+def presettle(token: str, pharmacy: Pharmacy, amount_fen: int, items: str,
+              business_type: str = "02121") -> Split:
+    """2101: the split a settlement would make now; moves no money, keeps the token open."""
+    check_amount(amount_fen, pharmacy)
+    check_items(items)
+    check_business_type(business_type)
+    row = _code_for_token(token, pharmacy)
+    now = clock.now()
+    if row.used_at is not None:
+        raise fail("used")
+    if row.token_expires_at is None or row.token_expires_at <= now:
+        raise fail("token_expired")
+    _check_state(row, now, check_expiry=False)
+    split, _ = _split(row.person, amount_fen, now)
+    return split
 
 
-def check_items(items: str | None) -> str:
-    """The item text: required, at most ITEMS_MAX characters."""
-    items = (items or "").strip()
-    if not items:
-        raise fail("invalid_items", "请填写药品或项目", field="items")
-    if len(items) > ITEMS_MAX:
-        raise fail("invalid_items", f"药品或项目不能超过{ITEMS_MAX}个字", field="items")
-    return items
+@dataclass(frozen=True)
+class Outcome:
+    """A settle / cancel / reversal answered: its settlement, whether it is a replay, the answer."""
+
+    settlement: Settlement | None
+    replayed: bool
+    answer: dict[str, Any] | None = None
 
 
 def settle(token: str, pharmacy: Pharmacy, actor: Actor, amount_fen: int, items: str,
-           business_type: str = "02121", allow_cash: bool = True) -> Settlement:
+           business_type: str = "02121", allow_cash: bool = True,
+           msgid: str | None = None) -> Settlement:
     """Consume the code and pay: own account → 家庭共济 seam → cash; one transaction."""
+    done = settle_message(token, pharmacy, actor, amount_fen, items, business_type,
+                          allow_cash, msgid=msgid)
+    assert done.settlement is not None
+    return done.settlement
+
+
+def settle_message(token: str, pharmacy: Pharmacy, actor: Actor, amount_fen: int, items: str,
+                   business_type: str = "02121", allow_cash: bool = True,
+                   msgid: str | None = None, answer: Answer | None = None) -> Outcome:
+    """``settle`` with the first answer kept for its msgid (``answer`` shapes it)."""
     try:
-        return _settle(token, pharmacy, actor, amount_fen, items, business_type, allow_cash)
+        return _settle_message(token, pharmacy, actor, amount_fen, items, business_type,
+                               allow_cash, msgid, answer)
     except DomainError:
         db.session.rollback()
         raise
+
+
+def _settle_message(token: str, pharmacy: Pharmacy, actor: Actor, amount_fen: int, items: str,
+                    business_type: str, allow_cash: bool, msgid: str | None,
+                    answer: Answer | None) -> Outcome:
+    check_amount(amount_fen, pharmacy)
+    items = check_items(items)
+    check_business_type(business_type)
+    claimed = None
+    if msgid is not None:
+        msgids.check_msgid(msgid, pharmacy)
+        print_ = msgids.fingerprint("settle", token, amount_fen, items, business_type,
+                                    allow_cash)
+        claimed = msgids.claim(pharmacy, msgid, MessageKind.SETTLE, print_)
+        if not claimed.fresh:
+            original = claimed.record.settlement
+            if original is None:  # pragma: no cover - a settle record always has its row
+                raise fail("internal_error")
+            original.replayed = True
+            db.session.commit()  # the caller's own rows (an API request's audit row)
+            return Outcome(original, True, claimed.answer)
+    settlement = _settle(token, pharmacy, actor, amount_fen, items, business_type, allow_cash,
+                         msgid)
+    shaped = answer(settlement) if answer else None
+    if claimed is not None:
+        msgids.finish(claimed, shaped, settlement.id)
+    db.session.commit()
+    return Outcome(settlement, False, shaped)
 
 
 def _consume(token: str, pharmacy: Pharmacy, now: datetime) -> InsuranceCode:
@@ -288,16 +341,16 @@ def _consume(token: str, pharmacy: Pharmacy, now: datetime) -> InsuranceCode:
         .execution_options(synchronize_session=False)
     )
     row = _code_for_token(token, pharmacy)
-    if result.rowcount != 1:
-        db.session.refresh(row)
+    db.session.refresh(row)
+    if getattr(result, "rowcount", 0) != 1:
         if row.used_at is not None:
             raise fail("used")
         raise fail("token_expired")
-    db.session.refresh(row)
     return row
 
 
-def _lock_accounts(ids: list[int]) -> dict[int, PersonalAccount]:
+def lock_accounts(ids: list[int]) -> dict[int, PersonalAccount]:
+    """The accounts of these ids, locked FOR UPDATE in id order (no deadlock between payers)."""
     rows = db.session.scalars(
         select(PersonalAccount)
         .where(PersonalAccount.id.in_(sorted(set(ids))))
@@ -308,11 +361,9 @@ def _lock_accounts(ids: list[int]) -> dict[int, PersonalAccount]:
     return {a.id: a for a in rows}
 
 
-def _settle(token, pharmacy, actor, amount_fen, items, business_type, allow_cash) -> Settlement:
-    check_amount(amount_fen, pharmacy)
-    items = check_items(items)
-    if business_type not in BUSINESS_TYPES:
-        raise fail("invalid_business_type", field="business_type")
+def _settle(token: str, pharmacy: Pharmacy, actor: Actor, amount_fen: int, items: str,
+            business_type: str, allow_cash: bool, msgid: str | None) -> Settlement:
+    """The settlement's writes (no commit): consume, lock, split, ledger, notify, audit."""
     now = clock.now()
     row = _consume(token, pharmacy, now)
     patient = row.person
@@ -322,53 +373,42 @@ def _settle(token, pharmacy, actor, amount_fen, items, business_type, allow_cash
             select(KinshipBinding).where(KinshipBinding.id == row.binding_id)
             .with_for_update().execution_options(populate_existing=True)
         )
-        if binding is None or binding.status != "active":
+        if binding is None or binding.status != BindingStatus.ACTIVE:
             raise fail("binding_ended")
     if not patient.is_active:
         raise fail("not_insured")
 
-    own = db.session.scalar(select(PersonalAccount).where(PersonalAccount.person_id == patient.id))
+    own = patient.account
     candidate = aid_payer(patient, amount_fen, now)
-    ids = [a.id for a in (own, candidate.account if candidate else None) if a is not None]
-    locked = _lock_accounts(ids)
-
-    own_fen = min(locked[own.id].balance_fen, amount_fen) if own else 0
-    aid_fen, payer = 0, None
-    if amount_fen - own_fen > 0 and candidate is not None:
-        payer = aid_payer(patient, amount_fen - own_fen, now)
-        # Only a locked account other than the patient's own may pay here.
-        if payer is not None and payer.account.id in locked and (
-                own is None or payer.account.id != own.id):
-            aid_fen = max(0, min(amount_fen - own_fen, payer.allowed_fen,
-                                 locked[payer.account.id].balance_fen))
-    cash_fen = amount_fen - own_fen - aid_fen
-    if cash_fen and not allow_cash:
+    locked = lock_accounts([a.id for a in (own, candidate.account if candidate else None)
+                            if a is not None])
+    split, payer = _split(patient, amount_fen, now, {i: a.balance_fen for i, a in locked.items()})
+    if split.cash_fen and not allow_cash:
         raise fail("insufficient")
 
     settlement = Settlement(
         pharmacy_id=pharmacy.id, person_id=patient.id,
         holder_person_id=row.holder_person_id, binding_id=row.binding_id,
         staff_user_id=actor.user_id, actor_label=(actor.label or "")[:80],
-        business_type=business_type, total_fen=amount_fen, account_fen=own_fen,
-        aid_fen=aid_fen, aid_owner_person_id=payer.owner.id if aid_fen else None,
-        cash_fen=cash_fen, items=items, created_at=now,
+        business_type=business_type, total_fen=amount_fen, account_fen=split.account_fen,
+        aid_fen=split.aid_fen, aid_owner_person_id=payer.owner.id if payer else None,
+        cash_fen=split.cash_fen, items=items, created_at=now, msgid=msgid,
     )
     db.session.add(settlement)
     db.session.flush()
     row.settlement_id = settlement.id
-    if own_fen:
-        _debit(locked[own.id], own_fen, "payment", settlement, patient,
+    if split.account_fen and own is not None:
+        _debit(locked[own.id], split.account_fen, "payment", settlement, patient,
                f"{pharmacy.name}购药", now)
-    if aid_fen:
-        _debit(locked[payer.account.id], aid_fen, "aid_payment", settlement, patient,
+    if payer is not None:
+        _debit(locked[payer.account.id], split.aid_fen, "aid_payment", settlement, patient,
                f"{mask_name(patient.name)}在{pharmacy.name}购药（家庭共济）", now)
-    _notify(settlement, patient, pharmacy, payer if aid_fen else None)
+    notify_settled(settlement, patient, pharmacy, payer.owner if payer else None)
     audit.record("settlement.create", actor, target=settlement, person=patient, detail={
         "pharmacy": pharmacy.code, "business_type": business_type, "total_fen": amount_fen,
-        "account_fen": own_fen, "aid_fen": aid_fen, "cash_fen": cash_fen,
-        "on_behalf": binding is not None,
+        "account_fen": split.account_fen, "aid_fen": split.aid_fen, "cash_fen": split.cash_fen,
+        "on_behalf": binding is not None, "msgid": msgid,
     })
-    db.session.commit()
     return settlement
 
 
@@ -381,27 +421,3 @@ def _debit(account: PersonalAccount, fen: int, kind: str, settlement: Settlement
         kind=kind, memo=memo[:200], settlement_id=settlement.id,
         beneficiary_person_id=beneficiary.id, created_at=now,
     ))
-
-
-def split_text(settlement: Settlement) -> str:
-    """'个人账户¥20.00，现金¥3.50' — the non-zero parts of a payment."""
-    parts = [("个人账户", settlement.account_fen), ("共济", settlement.aid_fen),
-             ("现金", settlement.cash_fen)]
-    return "，".join(f"{label}¥{yuan(fen)}" for label, fen in parts if fen)
-
-
-def _notify(settlement: Settlement, patient: InsuredPerson, pharmacy: Pharmacy,
-            payer: AidPayer | None) -> None:
-    """Tell the patient, everyone who can show their code, and a 共济 owner who paid."""
-    total = yuan(settlement.total_fen)
-    messages.send(patient, "医保支付通知",
-                  f"您在{pharmacy.name}支付¥{total}（{split_text(settlement)}）",
-                  "payment", messages.page("records.index"))
-    for binding in bindings_to(patient):
-        messages.send(binding.holder, "家人医保支付通知",
-                      f"{mask_name(patient.name)}在{pharmacy.name}使用医保支付¥{total}",
-                      "payment", messages.page("records.index", who=binding.public_id))
-    if payer is not None and payer.owner.id != patient.id:
-        messages.send(payer.owner, "家庭共济支付通知",
-                      f"{mask_name(patient.name)}在{pharmacy.name}使用您的个人账户支付"
-                      f"¥{yuan(settlement.aid_fen)}", "aid", messages.page("aid.spending"))

@@ -33,6 +33,7 @@ class LedgerEntry(PublicIdMixin, CreatedAtMixin, db.Model):
     amount_fen: Mapped[int] = mapped_column(BigInteger)
     balance_after_fen: Mapped[int] = mapped_column(BigInteger)
     # opening | deposit | payment (own purchase) | aid_payment (a 共济 member's purchase)
+    # | refund / aid_refund (a cancelled settlement's payment / aid_payment given back)
     kind: Mapped[str] = mapped_column(String(20))
     memo: Mapped[str] = mapped_column(String(200), default="")
     # The purchase this change paid for, and whose purchase it was (the 共济 member, or the
@@ -42,6 +43,10 @@ class LedgerEntry(PublicIdMixin, CreatedAtMixin, db.Model):
     )
     beneficiary_person_id: Mapped[int | None] = mapped_column(
         ForeignKey("insured_person.id"), nullable=True
+    )
+    # A refund row: the payment row it gives back (unique: a payment is refunded once).
+    reverses_entry_id: Mapped[int | None] = mapped_column(
+        ForeignKey("ledger_entry.id"), unique=True, nullable=True
     )
 
     account = relationship("PersonalAccount", back_populates="entries")

@@ -1,9 +1,8 @@
-"""The API's error answers: one table of stable codes, and the one mapping of service errors.
+"""The API's error answers: the registry's codes, and the one mapping of service errors.
 
 Every error leaves the API as ``{"error": {"code": "...", "message": "中文消息"}}`` (plus
-``"field"`` naming the offending request field when there is one) with the status of
-``ERRORS[code]``. The codes are part of the API contract (they are the ``enum`` of the
-OpenAPI ``Error`` schema): add codes, never rename them.
+``"field"`` naming the offending request field when there is one) with the status of the code
+in the one registry ``webapp.api.errors`` (which the services and the OpenAPI document use).
 """
 
 from __future__ import annotations
@@ -11,48 +10,17 @@ from __future__ import annotations
 from flask import current_app, jsonify
 from werkzeug.exceptions import HTTPException
 
+from webapp.api.errors import BY_SERVICE_CODE, REGISTRY, api_code
 from webapp.blueprints.api import bp
 from webapp.domain import DomainError
 from webapp.extensions import db
 from webapp.web import no_store
 
-# API error code → (HTTP status, default Chinese message).
-ERRORS: dict[str, tuple[int, str]] = {
-    "invalid_request": (400, "请求格式有误"),
-    "token_invalid": (400, "结算凭证无效，请重新扫码"),
-    "unauthorized": (401, "缺少或无效的 API 密钥"),
-    "unknown_code": (404, "无效的医保码"),
-    "not_found": (404, "请求的资源不存在"),
-    "method_not_allowed": (405, "不支持该请求方法"),
-    "used": (409, "该医保码已使用"),
-    "binding_ended": (409, "该亲属绑定已解除，医保码无效"),
-    "not_insured": (409, "该参保人当前未处于参保状态"),
-    "insufficient": (409, "账户余额不足"),
-    "expired": (410, "医保码已过期，请让顾客刷新后重新出示"),
-    "token_expired": (410, "结算凭证已过期，请重新扫码"),
-    "payload_too_large": (413, "请求体过大"),
-    "invalid_amount": (422, "金额无效"),
-    "invalid_items": (422, "药品明细无效"),
-    "unsupported_business_type": (422, "不支持的业务类型"),
-    "rate_limited": (429, "请求过于频繁，请稍后再试"),
-    "internal_error": (500, "服务暂时出现问题，请稍后再试"),
-}
+# API error code → (HTTP status, default Chinese message), from the registry.
+ERRORS: dict[str, tuple[int, str]] = {c: (e.status, e.message) for c, e in REGISTRY.items()}
 
-# THE mapping: DomainError.code of webapp.codes.settlement → API error code. The service's
-# Chinese message is passed through; the status comes from ERRORS.
-SERVICE_CODES: dict[str, str] = {
-    "unknown": "unknown_code",
-    "expired": "expired",
-    "used": "used",
-    "binding_ended": "binding_ended",
-    "not_insured": "not_insured",
-    "token_invalid": "token_invalid",
-    "token_expired": "token_expired",
-    "insufficient": "insufficient",
-    "invalid_amount": "invalid_amount",
-    "invalid_items": "invalid_items",
-    "invalid_business_type": "unsupported_business_type",
-}
+# THE mapping: DomainError.code of the services → API error code (from the registry).
+SERVICE_CODES: dict[str, str] = {service: e.code for service, e in BY_SERVICE_CODE.items()}
 
 # Werkzeug / Flask-Limiter HTTP errors raised around the views → API error code.
 HTTP_CODES: dict[int, str] = {
@@ -84,11 +52,16 @@ class ApiError(Exception):
 
 def from_domain(err: DomainError) -> ApiError:
     """The API error for a service's DomainError (by SERVICE_CODES; unmapped → 400)."""
-    code = SERVICE_CODES.get(err.code)
+    code = api_code(err.code)
     if code is None:
         current_app.logger.warning("API: unmapped service error code %r", err.code)
         code = "invalid_request"
-    return ApiError(code, err.message, field=None)
+    return ApiError(code, err.message, field=_field(err))
+
+
+def _field(err: DomainError) -> str | None:
+    """The request field a service error names, in the API's spelling (settlement fields)."""
+    return {"amount": "amount_fen"}.get(err.field or "", err.field) if err.field else None
 
 
 def error_response(err: ApiError):
@@ -120,8 +93,9 @@ def _http_error(err: HTTPException):
     db.session.rollback()
     code = HTTP_CODES.get(err.code or 500, "invalid_request")
     response = error_response(ApiError(code))
-    if err.code == 405 and getattr(err, "valid_methods", None):
-        response.headers["Allow"] = ", ".join(err.valid_methods)
+    valid_methods = getattr(err, "valid_methods", None)
+    if err.code == 405 and valid_methods:
+        response.headers["Allow"] = ", ".join(valid_methods)
     return response
 
 
