@@ -106,9 +106,12 @@ class FaceRules:
 
 @dataclass(frozen=True)
 class PharmacyRules:
-    """Pharmacy settlement: the largest amount accepted in one purchase."""
+    """Pharmacy settlement: the largest amount accepted in one purchase; how many days after its
+    China day a settlement may be cancelled (0 = the same day); how long message ids are kept."""
 
     max_amount_fen: int
+    cancel_days: int = 0
+    msgid_keep_days: int = 7
 
 
 @dataclass(frozen=True)
@@ -221,7 +224,8 @@ SECTIONS: dict[str, tuple[type, dict[str, Check]]] = {
     "invitation": (InvitationRules, {"valid_hours": at_least(1)}),
     "code": (CodeRules, {"refresh_seconds": at_least(1), "valid_seconds": at_least(1)}),
     "face": (FaceRules, {"pass_valid_seconds": at_least(1)}),
-    "pharmacy": (PharmacyRules, {"max_amount_fen": at_least(1)}),
+    "pharmacy": (PharmacyRules, {"max_amount_fen": at_least(1), "cancel_days": at_least(0),
+                                 "msgid_keep_days": at_least(1)}),
 }
 
 
