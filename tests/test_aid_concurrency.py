@@ -12,6 +12,7 @@ from tests import kinship_factories as kf
 from tests.test_aid_rules import HAINAN, accept, add, make_owner, open_group
 from tests.test_codes import issue
 from tests.test_settlement import assert_ledger_matches_balances
+from webapp.aid import rules
 from webapp.aid import services as aid
 from webapp.audit.services import Actor
 from webapp.codes import settlement
@@ -131,7 +132,7 @@ def test_concurrent_acceptances_keep_the_limit_and_answer_once(pg_app):
     invs = []
     for person in adults:
         added = add(owner.person, person, "sibling")
-        kf.face_pass(person, aid.ACCEPT_PURPOSE, count=2)
+        kf.face_pass(person, rules.ACCEPT_PURPOSE, count=2)
         invs.append(invitations.latest_for("aid", added.member.id).id)
     group_id, owner_id = group.id, owner.person.id
     db.session.remove()
@@ -159,7 +160,7 @@ def test_concurrent_group_creation_gives_one_group(pg_app):
     from tests import factories
 
     owner = make_owner(factories)
-    kf.face_pass(owner.person, aid.CREATE_PURPOSE, count=8)
+    kf.face_pass(owner.person, rules.CREATE_PURPOSE, count=8)
     owner_id = owner.person.id
     db.session.remove()
 

@@ -10,8 +10,9 @@ from sqlalchemy import select
 from tests import kinship_factories as kf
 from tests.test_aid_rules import HAINAN, JIANGSU, ZHEJIANG, accept, add, make_owner, open_group
 from tests.test_codes import login
-from webapp.aid import services as aid
+from webapp.aid import queries, rules
 from webapp.extensions import db
+from webapp.invitations import services as invitations
 from webapp.models import AidGroup, AidMember
 
 
@@ -44,16 +45,16 @@ def test_open_a_group_through_the_pages(app, client, factory):
     assert client.get("/aid/create/notice").headers["Location"].endswith("/aid/create")
     started = client.post("/aid/create")
     assert re.search(r"/face/[\w-]+$", started.headers["Location"])
-    kf.face_pass(user.person, aid.CREATE_PURPOSE)
+    kf.face_pass(user.person, rules.CREATE_PURPOSE)
     assert client.post("/aid/create").headers["Location"].endswith("/aid/create/notice")
     notice = html(client.get("/aid/create/notice"))
     assert "职工医保个人账户家庭共济告知书" in notice and "最多8名成员" in notice
     refused = html(client.post("/aid/create/notice", data={}))
     assert "请阅读并勾选同意《家庭共济告知书》" in refused
-    assert aid.group_of(user.person) is None
+    assert queries.group_of(user.person) is None
     done = client.post("/aid/create/notice", data={"agree": "y"})
     assert done.headers["Location"].endswith("/aid/")
-    assert aid.group_of(user.person) is not None
+    assert queries.group_of(user.person) is not None
     page = html(client.get("/aid/"))
     assert "家庭共济已开通" in page
     assert "共济成员暂时不能使用您的余额支付" in page and "data-zero-balance" in page
@@ -68,7 +69,7 @@ def test_resident_sees_why_not(app, client, factory):
     login(client, user)
     page = html(client.get("/aid/"))
     assert "仅职工医保参保人可以开通家庭共济" in page and 'href="/aid/create"' not in page
-    kf.face_pass(user.person, aid.CREATE_PURPOSE)
+    kf.face_pass(user.person, rules.CREATE_PURPOSE)
     assert "仅职工医保参保人可以开通家庭共济" in html(client.post("/aid/create"))
     assert db.session.scalar(select(AidGroup)) is None
 
@@ -177,10 +178,10 @@ def test_invitation_pages_accept_into_the_group(app, client, factory):
     login(client, mother)
     page = html(client.get(f"/i/{added.token}"))
     assert "家庭共济邀请" in page and "您是王*国的父母" in page
-    inv = aid.invitations.latest_for("aid", added.member.id)
+    inv = invitations.latest_for("aid", added.member.id)
     started = client.post(f"/i/r/{inv.public_id}/accept")
     assert re.search(r"/face/[\w-]+$", started.headers["Location"])
-    kf.face_pass(mother.person, aid.ACCEPT_PURPOSE)
+    kf.face_pass(mother.person, rules.ACCEPT_PURPOSE)
     done = client.post(f"/i/r/{inv.public_id}/confirm")
     assert done.headers["Location"].endswith(f"/i/r/{inv.public_id}/done")
     db.session.refresh(added.member)

@@ -20,7 +20,9 @@ from tests.test_codes import issue, login
 from tests.test_settlement import assert_ledger_matches_balances, pay
 from webapp import clock
 from webapp.aid import payments as aid_payments
+from webapp.aid import queries
 from webapp.aid import services as aid
+from webapp.aid import spending as aid_spending
 from webapp.audit.services import Actor
 from webapp.codes import settlement
 from webapp.extensions import db
@@ -175,19 +177,19 @@ def spending_family(factory):
 
 def test_spending_totals_and_filters(app, factory):
     owner, son, wife, son_m, wife_m = spending_family(factory)
-    count, total, per = aid_payments.totals(owner.person)
+    count, total, per = aid_spending.totals(owner.person)
     assert (count, total) == (3, 4200)
     assert [(t.person.id, t.total_fen) for t in per] == [(wife.person.id, 2500),
                                                         (son.person.id, 1700)]
-    march = aid_payments.parse_month("2031-03")
-    assert aid_payments.totals(owner.person, month=march)[:2] == (2, 3500)
-    assert aid_payments.totals(owner.person, son.person.id)[:2] == (2, 1700)
-    assert aid_payments.totals(owner.person, son.person.id, march)[:2] == (1, 1000)
-    rows = aid_payments.spendings(db.session.scalars(
-        aid_payments.spending_query(owner.person, son.person.id)).all())
+    march = aid_spending.parse_month("2031-03")
+    assert aid_spending.totals(owner.person, month=march)[:2] == (2, 3500)
+    assert aid_spending.totals(owner.person, son.person.id)[:2] == (2, 1700)
+    assert aid_spending.totals(owner.person, son.person.id, march)[:2] == (1, 1000)
+    rows = aid_spending.spendings(db.session.scalars(
+        aid_spending.spending_query(owner.person, son.person.id)).all())
     assert [r.amount_fen for r in rows] == [700, 1000]  # newest first
     assert rows[0].pharmacy.name == "仁心大药房" and rows[0].member.id == son.person.id
-    assert aid_payments.parse_month("2031-13") is None and aid_payments.parse_month("x") is None
+    assert aid_spending.parse_month("2031-13") is None and aid_spending.parse_month("x") is None
 
 
 def test_spending_page_filters_by_member_and_month(app, client, factory):
@@ -209,7 +211,7 @@ def test_spending_page_filters_by_member_and_month(app, client, factory):
 def test_member_list_shows_what_each_spent_this_year(app, client, factory):
     owner, son, _ = family(factory)
     pay(issue(son).code, shop_of(factory), amount_fen=2000)
-    assert aid.spent_this_year(owner.person) == {son.person.id: 1500}
+    assert queries.spent_this_year(owner.person) == {son.person.id: 1500}
     login(client, owner)
     page = client.get("/aid/").get_data(as_text=True)
     assert "王*明（子女）" in page and "¥15.00" in page and "今年已用" in page

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 
 from tests import kinship_factories as kf
 from webapp import clock
+from webapp.aid import queries, rules
 from webapp.aid import services as aid
 from webapp.audit.services import Actor
 from webapp.domain import DomainError
@@ -33,7 +34,7 @@ def make_owner(factory, region: str = JIANGXI, balance_fen: int = 10000, name: s
 
 def open_group(user) -> AidGroup:
     """Create the user's group through the service (face pass given)."""
-    kf.face_pass(user.person, aid.CREATE_PURPOSE)
+    kf.face_pass(user.person, rules.CREATE_PURPOSE)
     return aid.create_group(user.person, True, Actor(user=user))
 
 
@@ -45,8 +46,8 @@ def add(owner_person, person, relation: str = "child", **kw) -> aid.Added:
 
 def accept(member: AidMember, user=None) -> AidMember:
     """The invitee accepts the newest invitation of the membership (face pass given)."""
-    kf.face_pass(member.person, aid.ACCEPT_PURPOSE)
-    inv = invitations.latest_for(aid.KIND, member.id)
+    kf.face_pass(member.person, rules.ACCEPT_PURPOSE)
+    inv = invitations.latest_for(rules.KIND, member.id)
     invitations.accept(inv, member.person, Actor(user=user, label="test"))
     db.session.refresh(member)
     return member
@@ -77,13 +78,13 @@ def test_employee_owner_creates_one_group_after_face_check(app, factory):
     # no face pass → refused, nothing created
     err = refusal(aid.create_group, user.person, True, Actor(user=user))
     assert err.message == "请先完成人脸识别"
-    assert aid.group_of(user.person) is None
+    assert queries.group_of(user.person) is None
     err = refusal(aid.create_group, user.person, False, Actor(user=user))
     assert err.message == "请阅读并勾选同意《家庭共济告知书》" and err.field == "agree"
 
     group = open_group(user)
     assert group.status == "active" and group.owner_person_id == user.person.id
-    assert group.notice_version == aid.NOTICE_VERSION
+    assert group.notice_version == rules.rules_for(user.person).notice_version
     assert audit_count("aid.group_created") == 1 and audit_count("aid.notice_agreed") == 1
     assert "家庭共济已开通" in inbox(user.person)
 
@@ -91,24 +92,24 @@ def test_employee_owner_creates_one_group_after_face_check(app, factory):
 def test_second_group_for_one_owner_is_refused(app, factory):
     user = make_owner(factory)
     open_group(user)
-    kf.face_pass(user.person, aid.CREATE_PURPOSE)
+    kf.face_pass(user.person, rules.CREATE_PURPOSE)
     err = refusal(aid.create_group, user.person, True, Actor(user=user))
     assert err.message == "您已创建家庭共济组"
     assert db.session.scalar(select(func.count(AidGroup.id))) == 1
-    assert aid.can_create(user.person) == "您已创建家庭共济组"
+    assert queries.can_create(user.person) == "您已创建家庭共济组"
 
 
 def test_resident_insurance_owner_cannot_create(app, factory):
     user = make_owner(factory, insurance_type="resident", balance_fen=0)
-    kf.face_pass(user.person, aid.CREATE_PURPOSE)
+    kf.face_pass(user.person, rules.CREATE_PURPOSE)
     err = refusal(aid.create_group, user.person, True, Actor(user=user))
     assert err.message.startswith("仅职工医保参保人可以开通家庭共济")
-    assert aid.group_of(user.person) is None
+    assert queries.group_of(user.person) is None
 
 
 def test_suspended_owner_cannot_create(app, factory):
     user = make_owner(factory, status="suspended")
-    kf.face_pass(user.person, aid.CREATE_PURPOSE)
+    kf.face_pass(user.person, rules.CREATE_PURPOSE)
     assert refusal(aid.create_group, user.person, True, Actor(user=user)).message == \
         "您当前未处于参保状态，不能开通家庭共济"
 
@@ -123,11 +124,11 @@ def test_zero_balance_owner_may_create(app, factory):
 
 def test_notice_numbers_come_from_the_owners_policy(app, factory):
     hainan = make_owner(factory, region=HAINAN)
-    text = aid.notice_text(hainan.person)
+    text = rules.notice_text(hainan.person)
     assert "最多8名成员" in text and "子女最多3名" in text and "配偶、父母、子女" in text
     assert "兄弟姐妹" not in text and "海南省" in text
     jiangsu = make_owner(factory, region=JIANGSU)
-    assert "授权起止日期" in aid.notice_text(jiangsu.person)
+    assert "授权起止日期" in rules.notice_text(jiangsu.person)
 
 
 # ---- adding members: one test per rule --------------------------------------------------------
@@ -216,7 +217,7 @@ def test_ninth_member_is_refused(app, factory):
         add(user.person, factory.person(name=f"王小{i}", age=5 + i * 2), "child")
     err = refusal(add, user.person, factory.person(name="王小九", age=3), "child")
     assert err.message == "家庭共济成员已达上限（8人）"
-    assert len(aid.open_members(aid.group_of(user.person))) == 8
+    assert len(queries.open_members(queries.group_of(user.person))) == 8
 
 
 def test_fourth_child_in_hainan_is_refused(app, factory):
@@ -317,7 +318,7 @@ def test_window_and_cap_only_where_the_policy_allows(app, factory):
     member = add(js.person, kid, "child", starts_on=today, ends_on=today + timedelta(days=30),
                  monthly_cap_fen=20000).member
     assert (member.starts_on, member.monthly_cap_fen) == (today, 20000)
-    assert "每月限额¥200.00" in aid.window_text(member)
+    assert "每月限额¥200.00" in rules.window_text(member)
 
     aid.set_window(js.person, member, today, today + timedelta(days=60), None, Actor(label="t"))
     db.session.refresh(member)
@@ -366,7 +367,7 @@ def test_member_leaves_both_sides_told(app, factory):
     assert audit_count("aid.member_left") == 1
     assert "陈*已退出家庭共济" in inbox(owner.person)
     assert "您已退出家庭共济" in inbox(wife.person)
-    assert aid.joined_rows(wife.person) == []
+    assert queries.joined_rows(wife.person) == []
 
 
 def test_unanswered_invitation_expires_and_frees_the_place(app, factory):
@@ -375,7 +376,7 @@ def test_unanswered_invitation_expires_and_frees_the_place(app, factory):
     mother = factory.person(name="李秀英", age=62, male=False)
     added = add(user.person, mother, "parent")
     with clock.frozen_at(clock.now() + timedelta(hours=73)):
-        aid.housekeeping(user.person)
+        assert aid.expire_invitations() == 1
         db.session.refresh(added.member)
         assert added.member.status == "expired"
         assert audit_count("aid.member_expired") == 1
@@ -399,7 +400,7 @@ def test_joined_list_shows_usable_groups(app, factory):
     open_group(owner)
     child = factory.person(name="王小明", age=8)
     add(owner.person, child, "child")
-    rows = aid.joined_rows(child)
+    rows = queries.joined_rows(child)
     assert len(rows) == 1 and rows[0].owner.id == owner.person.id
     assert not rows[0].usable and rows[0].reason == "共济人账户余额为0，暂不能支付"
 
@@ -413,5 +414,5 @@ def test_invitation_to_a_removed_membership_is_gone(app, factory):
     member = added.member
     member.status = "removed"
     db.session.commit()
-    kf.face_pass(mother, aid.ACCEPT_PURPOSE)
+    kf.face_pass(mother, rules.ACCEPT_PURPOSE)
     assert refusal(invitations.accept, inv, mother, Actor(label="t")).code == "target_gone"

@@ -220,13 +220,14 @@ def test_jiangsu_owner_with_zero_balance_sets_a_window(live_server, phone, scree
     """Jiangsu: the zero-balance banner, the window/cap fields, a refusal on the field, the
     member page, and removing with a confirmation dialog."""
     from tests import kinship_factories as kf
+    from webapp.aid import rules
     from webapp.aid import services as aid
     from webapp.audit.services import Actor
 
     app = live_server.app
     with app.app_context():
         owner = factories.user(name="周建华", age=40, region="320102", balance_fen=0)
-        kf.face_pass(owner.person, aid.CREATE_PURPOSE)
+        kf.face_pass(owner.person, rules.CREATE_PURPOSE)
         aid.create_group(owner.person, True, Actor(user=owner))
         kid = factories.person(name="周小华", age=9, region="320102")
         other = factories.person(name="周小芳", age=7, region="360102")

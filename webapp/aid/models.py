@@ -4,38 +4,34 @@ owner's 职工医保个人账户 balance with their own 医保码."""
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import BigInteger, CheckConstraint, Date, DateTime, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from webapp.aid.states import OPEN_STATES, AidGroupStatus, AidMemberStatus, sql_in
 from webapp.columns import CreatedAtMixin, PublicIdMixin
 from webapp.extensions import db
+from webapp.states import status_check, status_column
 
-AID_GROUP_STATUSES = {"active": "已开通", "closed": "已关闭"}
-# States of a membership: 待确认 → 已生效 / 已拒绝 / 已过期; 已生效 → 已移除 (owner) / 已退出 (member).
-AID_MEMBER_STATUSES = {
-    "pending_confirm": "待确认",
-    "active": "已生效",
-    "declined": "已拒绝",
-    "expired": "已过期",
-    "removed": "已移除",
-    "left": "已退出",
-}
-# States that occupy a place in the group (count towards the limits, block a duplicate).
-AID_OPEN_STATUSES = ("pending_confirm", "active")
+if TYPE_CHECKING:  # mypy cannot see through ``db.Model``
+    from webapp.extensions import Base as Model
+else:
+    Model = db.Model
 
 
-class AidGroup(PublicIdMixin, CreatedAtMixin, db.Model):
+class AidGroup(PublicIdMixin, CreatedAtMixin, Model):
     """家庭共济组: one per owner (共济人, an active 职工医保 insured person)."""
 
     __tablename__ = "aid_group"
-    __table_args__ = (CheckConstraint("status in ('active', 'closed')", name="status"),)
+    __table_args__ = (status_check(AidGroupStatus),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     owner_person_id: Mapped[int] = mapped_column(ForeignKey("insured_person.id"), unique=True)
     # The owner's insured region when the group was created.
     region_code: Mapped[str] = mapped_column(String(6))
-    status: Mapped[str] = mapped_column(String(12), default="active")
+    status: Mapped[AidGroupStatus] = status_column(AidGroupStatus, 12,
+                                                   default=AidGroupStatus.ACTIVE)
     # Version of the 家庭共济告知书 the owner agreed to.
     notice_version: Mapped[str] = mapped_column(String(20), default="")
     closed_at: Mapped[datetime | None] = mapped_column(DateTime)
@@ -43,13 +39,8 @@ class AidGroup(PublicIdMixin, CreatedAtMixin, db.Model):
     owner = relationship("InsuredPerson")
     members = relationship("AidMember", back_populates="group", order_by="AidMember.id")
 
-    @property
-    def status_label(self) -> str:
-        """已开通 / 已关闭."""
-        return AID_GROUP_STATUSES.get(self.status, self.status)
 
-
-class AidMember(PublicIdMixin, CreatedAtMixin, db.Model):
+class AidMember(PublicIdMixin, CreatedAtMixin, Model):
     """共济成员 (被共济人): a relative allowed to spend the owner's balance.
 
     At most one open (待确认 / 已生效) membership per group and person, by a partial unique
@@ -59,10 +50,7 @@ class AidMember(PublicIdMixin, CreatedAtMixin, db.Model):
 
     __tablename__ = "aid_member"
     __table_args__ = (
-        CheckConstraint(
-            "status in ('pending_confirm','active','declined','expired','removed','left')",
-            name="status",
-        ),
+        status_check(AidMemberStatus),
         CheckConstraint("monthly_cap_fen IS NULL OR monthly_cap_fen > 0", name="cap_positive"),
         CheckConstraint(
             "starts_on IS NULL OR ends_on IS NULL OR ends_on >= starts_on", name="window_order"
@@ -72,8 +60,8 @@ class AidMember(PublicIdMixin, CreatedAtMixin, db.Model):
             "group_id",
             "person_id",
             unique=True,
-            sqlite_where=text("status IN ('pending_confirm', 'active')"),
-            postgresql_where=text("status IN ('pending_confirm', 'active')"),
+            sqlite_where=text(sql_in(OPEN_STATES)),
+            postgresql_where=text(sql_in(OPEN_STATES)),
         ),
     )
 
@@ -81,7 +69,7 @@ class AidMember(PublicIdMixin, CreatedAtMixin, db.Model):
     group_id: Mapped[int] = mapped_column(ForeignKey("aid_group.id"), index=True)
     person_id: Mapped[int] = mapped_column(ForeignKey("insured_person.id"), index=True)
     relation: Mapped[str] = mapped_column(String(20))  # policy relation code (member to owner)
-    status: Mapped[str] = mapped_column(String(20), index=True)
+    status: Mapped[AidMemberStatus] = status_column(AidMemberStatus, 20, index=True)
     starts_on: Mapped[date | None] = mapped_column(Date)
     ends_on: Mapped[date | None] = mapped_column(Date)
     monthly_cap_fen: Mapped[int | None] = mapped_column(BigInteger)
@@ -93,14 +81,9 @@ class AidMember(PublicIdMixin, CreatedAtMixin, db.Model):
     person = relationship("InsuredPerson")
 
     @property
-    def status_label(self) -> str:
-        """Chinese label of the state."""
-        return AID_MEMBER_STATUSES.get(self.status, self.status)
-
-    @property
     def is_open(self) -> bool:
         """Whether the membership occupies a place (待确认 or 已生效)."""
-        return self.status in AID_OPEN_STATUSES
+        return self.status in OPEN_STATES
 
     def covers(self, day: date) -> bool:
         """Whether the authorisation window (if any) includes the China date ``day``."""

@@ -6,28 +6,35 @@ Owner: ``aid.index`` (成员列表 of my group, or how to open one), ``aid.creat
 window), ``aid.spending`` (消费明细, filter by member and month).
 Member: ``aid.joined`` (被绑定列表) and ``aid.leave``.
 
-Every object is loaded by public id through ``aid.owner_member`` (the current user owns the
-group) or ``aid.my_membership`` (the current user is the member): 404 for anyone else.
+Every object is loaded by public id through ``queries.owner_member`` (the current user owns
+the group) or ``queries.my_membership`` (the current user is the member): 404 for anyone
+else. Pages read through ``webapp.aid.queries`` / ``webapp.aid.spending``; buttons call
+``webapp.aid.services``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from flask import abort, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user
+from werkzeug.wrappers import Response
 
-from webapp.aid import payments as aid_payments
-from webapp.aid import services as aid
+from webapp.aid import queries, rules, services
+from webapp.aid import spending as aid_spending
+from webapp.aid.notices import refusal_text
+from webapp.aid.states import AidMemberStatus
 from webapp.blueprints.aid import bp
 from webapp.blueprints.aid.forms import ActionForm, AddMemberForm, NoticeForm, WindowForm
 from webapp.blueprints.face import start_face_check
 from webapp.blueprints.invite.share import invite_share
 from webapp.domain import DomainError
-from webapp.extensions import db
 from webapp.face import services as face
+from webapp.forms import select_choices
 from webapp.kinship import letters
-from webapp.models import AidMember, InsuredPerson
-from webapp.money import yuan
-from webapp.policy import relation_label
+from webapp.models import InsuredPerson
+from webapp.policy import AidRules, relation_label
 from webapp.web import attempt, current_actor, page_number, role_required
 
 INVITED = "aid_invited"
@@ -45,64 +52,62 @@ def me() -> InsuredPerson:
 @role_required("insured")
 def index():
     """家庭共济: my group and its 成员列表, or how to open one."""
-    aid.housekeeping(me())
-    group = aid.group_of(me())
-    rules = aid.rules_for(me())
-    rows = aid.member_rows(group) if group else []
-    open_count = sum(1 for r in rows if r.member.is_open)
-    return render_template(
-        "aid/index.html", group=group, rules=rules, rows=rows, open_count=open_count,
-        full=open_count >= rules.max_members, refusal=aid.can_create(me()) if not group else "",
-        balance_fen=me().balance_fen, joined_count=len(aid.joined_rows(me())),
-        relation_label=relation_label,
-    )
+    return render_template("aid/index.html", view=queries.group_page(me()),
+                           balance_fen=me().balance_fen, relation_label=relation_label)
+
+
+def _has_group() -> Response | None:
+    """Back to the home page when the person already has a group."""
+    if queries.group_of(me()) is None:
+        return None
+    flash(refusal_text("exists"), "warning")
+    return redirect(url_for("aid.index"))
 
 
 @bp.route("/create", methods=["GET", "POST"])
 @role_required("insured")
 def create():
     """开通家庭共济, step 1: who may, what it means; start with the owner's face check."""
-    if aid.group_of(me()) is not None:
-        flash(aid.MSG_EXISTS, "warning")
-        return redirect(url_for("aid.index"))
+    if (back := _has_group()) is not None:
+        return back
     form = ActionForm()
-    refusal = aid.can_create(me())
+    refusal = queries.can_create(me())
     if form.validate_on_submit() and not refusal:
         target = url_for("aid.create_notice")
-        if face.has_pass(me(), aid.CREATE_PURPOSE):
+        if face.has_pass(me(), rules.CREATE_PURPOSE):
             return redirect(target)
-        return start_face_check(me(), aid.CREATE_PURPOSE, target)
+        return start_face_check(me(), rules.CREATE_PURPOSE, target)
     return render_template("aid/create.html", form=form, refusal=refusal,
-                           rules=aid.rules_for(me()), balance_fen=me().balance_fen)
+                           rules=rules.rules_for(me()), balance_fen=me().balance_fen)
 
 
 @bp.route("/create/notice", methods=["GET", "POST"])
 @role_required("insured")
 def create_notice():
     """开通家庭共济, step 2: the 家庭共济告知书; agreeing creates the group."""
-    if aid.group_of(me()) is not None:
-        flash(aid.MSG_EXISTS, "warning")
-        return redirect(url_for("aid.index"))
-    if not face.has_pass(me(), aid.CREATE_PURPOSE):
+    if (back := _has_group()) is not None:
+        return back
+    if not face.has_pass(me(), rules.CREATE_PURPOSE):
         flash("请先完成人脸识别", "warning")
         return redirect(url_for("aid.create"))
     form = NoticeForm()
     if form.validate_on_submit():
-        group = attempt(form, aid.create_group, me(), bool(form.agree.data), current_actor())
+        group = attempt(form, services.create_group, me(), bool(form.agree.data),
+                        current_actor())
         if group is not None:
             flash("家庭共济已开通", "success")
             return redirect(url_for("aid.index"))
-    return render_template("aid/notice.html", form=form, version=aid.NOTICE_VERSION,
-                           blocks=letters.blocks(aid.notice_text(me())))
+    return render_template("aid/notice.html", form=form, version=rules.notice_version(me()),
+                           blocks=letters.blocks(rules.notice_text(me())))
 
 
 # --- adding members -----------------------------------------------------------------------
 
-def _window_values(form: WindowForm, rules) -> dict:
-    values = {}
-    if rules.authorisation_window:
+def _window_values(form: WindowForm, policy: AidRules) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    if policy.authorisation_window:
         values.update(starts_on=form.starts_on.data, ends_on=form.ends_on.data)
-    if rules.monthly_cap_allowed:
+    if policy.monthly_cap_allowed:
         values["monthly_cap_fen"] = form.monthly_cap.data  # fen (YuanField)
     return values
 
@@ -111,26 +116,24 @@ def _window_values(form: WindowForm, rules) -> dict:
 @role_required("insured")
 def add_member():
     """添加共济成员: name + ID number + relation, or pick a bound 亲情账户 relative."""
-    group = aid.group_of(me())
-    if group is None:
+    view = queries.add_page(me())
+    if view is None:
         return redirect(url_for("aid.index"))
-    rules = aid.rules_for(me())
-    bindings = aid.pickable_bindings(me())
     form = AddMemberForm()
-    form.relation.choices = [("", "请选择")] + aid.relation_choices(me())
+    form.relation.choices = select_choices([("", "请选择"), *rules.relation_choices(me())])
     picked = None
     if request.method == "GET" and request.args.get("pick"):
-        picked = next((b for b in bindings if b.public_id == request.args["pick"]), None)
+        picked = next((b for b in view.bindings if b.public_id == request.args["pick"]), None)
         if picked is not None:
             form.pick.data = picked.public_id
-            if picked.relation in rules.relations:
+            if picked.relation in view.rules.relations:
                 form.relation.data = picked.relation
     elif form.pick.data:
-        picked = next((b for b in bindings if b.public_id == form.pick.data), None)
+        picked = next((b for b in view.bindings if b.public_id == form.pick.data), None)
     if form.validate_on_submit():
-        added = attempt(form, aid.add_member, me(), form.relation.data, current_actor(),
+        added = attempt(form, services.add_member, me(), form.relation.data, current_actor(),
                         name=form.name.data or "", id_number=form.id_number.data or "",
-                        pick=form.pick.data or "", **_window_values(form, rules))
+                        pick=form.pick.data or "", **_window_values(form, view.rules))
         if picked is not None:  # no name/ID fields on the page: say it above the form
             for f in (form.name, form.id_number, form.pick):
                 form.form_errors.extend(f.errors)
@@ -142,10 +145,8 @@ def add_member():
             else:
                 flash("已加入家庭共济", "success")
             return redirect(url_for("aid.member", public_id=added.member.public_id))
-    return render_template("aid/add.html", form=form, rules=rules, bindings=bindings,
-                           picked=picked, relation_label=relation_label,
-                           counter=aid.count_text(me(), group),
-                           full=len(aid.open_members(group)) >= rules.max_members)
+    return render_template("aid/add.html", form=form, view=view, picked=picked,
+                           relation_label=relation_label)
 
 
 # --- one member ---------------------------------------------------------------------------
@@ -154,39 +155,28 @@ def add_member():
 @role_required("insured")
 def member(public_id: str):
     """One member of my group: state, limits, spending, and what can be done."""
-    aid.housekeeping(me())
-    m = aid.owner_member(me(), public_id)
-    rules = aid.rules_for(me())
+    view = queries.member_page(me(), public_id)
+    m = view.member
     share = None
     stash = session.get(INVITED)
     if isinstance(stash, dict) and stash.get("member") == m.public_id \
-            and m.status == "pending_confirm":
+            and view.status == AidMemberStatus.PENDING_CONFIRM:
         session.pop(INVITED, None)
         share = invite_share(stash["token"], f"{me().name}邀请您加入其医保家庭共济")
     window_form = WindowForm(formdata=None, starts_on=m.starts_on, ends_on=m.ends_on,
-                             monthly_cap=yuan(m.monthly_cap_fen)
-                             if m.monthly_cap_fen else "")
-    inv = None
-    if m.status == "pending_confirm":
-        found = aid.invitations.open_for(aid.KIND, m.id)
-        inv = found[-1] if found else None
-    spent = aid.spent_this_year(me()).get(m.person_id, 0)
-    return render_template("aid/member.html", m=m, relation=relation_label(m.relation),
-                           rules=rules, form=ActionForm(), window_form=window_form,
-                           share=share, inv=inv, spent=spent,
-                           limits=aid.window_text(m),
-                           self_confirm_age=rules.self_confirm_age)
+                             monthly_cap=m.monthly_cap_fen)
+    return render_template("aid/member.html", view=view, m=m, form=ActionForm(),
+                           window_form=window_form, share=share)
 
 
-def _act(fn, *args, success: str, back: str):
+def _act(fn: Callable[..., Any], *args: Any, success: str, back: str) -> Response | None:
     """One state change from a button: a DomainError becomes a flash; back to the page."""
     if not ActionForm().validate_on_submit():
         flash("页面已过期，请重试", "error")
         return redirect(back)
     try:
         fn(*args)
-    except DomainError as err:
-        db.session.rollback()
+    except DomainError as err:  # the service rolled back
         flash(err.message, "error")
         return redirect(back)
     flash(success, "success")
@@ -197,30 +187,24 @@ def _act(fn, *args, success: str, back: str):
 @role_required("insured")
 def remove_member(public_id: str):
     """移除成员 (or 撤回邀请 of a 待确认 one)."""
-    m = aid.owner_member(me(), public_id)
-    success = "已撤回邀请" if m.status == "pending_confirm" else "已移除共济成员"
+    m = queries.owner_member(me(), public_id)
+    success = "已撤回邀请" if m.status == AidMemberStatus.PENDING_CONFIRM else "已移除共济成员"
     back = url_for("aid.member", public_id=public_id)
-    return _act(aid.remove_member, me(), m, current_actor(), success=success, back=back) \
-        or redirect(url_for("aid.index"))
+    return _act(services.remove_member, me(), m, current_actor(), success=success,
+                back=back) or redirect(url_for("aid.index"))
 
 
 @bp.route("/members/<public_id>/resend", methods=["POST"])
 @role_required("insured")
 def resend(public_id: str):
     """重新发送邀请: a fresh link (shown once), the old one stops working."""
-    m = aid.owner_member(me(), public_id)
+    m = queries.owner_member(me(), public_id)
     back = url_for("aid.member", public_id=public_id)
-    if not ActionForm().validate_on_submit():
-        flash("页面已过期，请重试", "error")
-        return redirect(back)
-    try:
-        token = aid.resend(me(), m, current_actor())
-    except DomainError as err:
-        db.session.rollback()
-        flash(err.message, "error")
-        return redirect(back)
-    session[INVITED] = {"member": m.public_id, "token": token}
-    flash("已生成新的邀请链接，原链接已失效", "success")
+    tokens: list[str] = []
+    failed = _act(lambda: tokens.append(services.resend(me(), m, current_actor())),
+                  success="已生成新的邀请链接，原链接已失效", back=back)
+    if failed is None:
+        session[INVITED] = {"member": m.public_id, "token": tokens[0]}
     return redirect(back)
 
 
@@ -228,17 +212,17 @@ def resend(public_id: str):
 @role_required("insured")
 def window(public_id: str):
     """Change the authorisation window / monthly cap (where the policy allows)."""
-    m = aid.owner_member(me(), public_id)
-    rules = aid.rules_for(me())
-    if not (rules.authorisation_window or rules.monthly_cap_allowed):
+    m = queries.owner_member(me(), public_id)
+    policy = rules.rules_for(me())
+    if not (policy.authorisation_window or policy.monthly_cap_allowed):
         abort(404)
     form = WindowForm()
     back = url_for("aid.member", public_id=public_id)
     if form.validate_on_submit():
         values = {"starts_on": None, "ends_on": None, "monthly_cap_fen": None,
-                  **_window_values(form, rules)}
-        done = attempt(form, aid.set_window, me(), m, values["starts_on"], values["ends_on"],
-                       values["monthly_cap_fen"], current_actor())
+                  **_window_values(form, policy)}
+        done = attempt(form, services.set_window, me(), m, values["starts_on"],
+                       values["ends_on"], values["monthly_cap_fen"], current_actor())
         if done is not None:
             flash("共济授权已更新", "success")
             return redirect(back)
@@ -256,18 +240,18 @@ def window(public_id: str):
 @role_required("insured")
 def joined():
     """被绑定列表: groups I belong to, whose owner's balance I may use."""
-    return render_template("aid/joined.html", rows=aid.joined_rows(me()), form=ActionForm(),
-                           has_group=aid.group_of(me()) is not None)
+    return render_template("aid/joined.html", rows=queries.joined_rows(me()), form=ActionForm(),
+                           has_group=queries.group_of(me()) is not None)
 
 
 @bp.route("/joined/<public_id>/leave", methods=["POST"])
 @role_required("insured")
 def leave(public_id: str):
     """退出 a group (or decline a 待确认 invitation)."""
-    m = aid.my_membership(me(), public_id)
-    success = "已退出家庭共济" if m.status == "active" else "已拒绝共济邀请"
+    m = queries.my_membership(me(), public_id)
+    success = "已退出家庭共济" if m.status == AidMemberStatus.ACTIVE else "已拒绝共济邀请"
     back = url_for("aid.joined")
-    return _act(aid.leave, me(), m, current_actor(), success=success, back=back) \
+    return _act(services.leave, me(), m, current_actor(), success=success, back=back) \
         or redirect(back)
 
 
@@ -277,28 +261,9 @@ def leave(public_id: str):
 @role_required("insured")
 def spending():
     """消费明细: every payment from my account for a member, by member and month, with totals."""
-    group = aid.group_of(me())
-    if group is None:
+    view = aid_spending.spending_page(me(), request.args.get("member", ""),
+                                      request.args.get("month"), page_number(), PAGE_SIZE)
+    if view is None:
         return redirect(url_for("aid.index"))
-    # Filter choices: each person who was ever a member (newest membership names them).
-    choices: dict[str, AidMember] = {}
-    seen: set[int] = set()
-    for m in sorted(group.members, key=lambda m: m.id, reverse=True):
-        if m.person_id not in seen:
-            seen.add(m.person_id)
-            choices[m.public_id] = m
-    who = choices.get(request.args.get("member", ""))
-    month = aid_payments.parse_month(request.args.get("month"))
-    person_id = who.person_id if who else None
-    page = db.paginate(aid_payments.spending_query(me(), person_id, month),
-                       page=page_number(), per_page=PAGE_SIZE,
-                       error_out=False)
-    count, total, per_member = aid_payments.totals(me(), person_id, month)
-    return render_template(
-        "aid/spending.html", page=page, rows=aid_payments.spendings(page.items),
-        choices=list(choices.values()), who=who, month=month,
-        months=aid_payments.recent_months(), count=count, total=total, per_member=per_member,
-        relation_label=relation_label, balance_fen=me().balance_fen,
-        filters={"member": who.public_id if who else "",
-                 "month": month.strftime("%Y-%m") if month else ""},
-    )
+    return render_template("aid/spending.html", view=view, relation_label=relation_label,
+                           balance_fen=me().balance_fen)
