@@ -112,8 +112,9 @@ ID_NOT_IN_REGISTRY = make_id_number("110101", clock.today().replace(year=1980), 
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        ({"id_number": ID_NOT_IN_REGISTRY}, "未找到该身份证号的参保信息"),
-        ({"name": "李四"}, "姓名与身份证号不匹配"),
+        # One answer for both (issue 12.7): the page does not tell whether an ID is insured.
+        ({"id_number": ID_NOT_IN_REGISTRY}, "姓名与身份证号不匹配或未找到参保信息，请核对后重试"),
+        ({"name": "李四"}, "姓名与身份证号不匹配或未找到参保信息，请核对后重试"),
         ({"id_number": "11010119800101123"}, "身份证号应为18位"),
         ({"id_number": ID_NOT_IN_REGISTRY[:17] + ("0" if ID_NOT_IN_REGISTRY[17] != "0" else "1")},
          "身份证号校验位错误，请核对"),
@@ -154,12 +155,14 @@ def test_refused_when_the_phone_is_taken(client, factory):
 
 def test_refusal_messages_sit_on_their_fields(app, factory):
     person = factory.person()
-    with pytest.raises(DomainError) as err:
+    # Name mismatch and "not insured" are one refusal, on the same field (issue 12.7).
+    with pytest.raises(DomainError) as mismatch:
         accounts.check_registration("13812345678", "别人", person.id_number)
-    assert err.value.field == "name"
-    with pytest.raises(DomainError) as err:
+    with pytest.raises(DomainError) as not_found:
         accounts.check_registration("13812345678", person.name, ID_NOT_IN_REGISTRY)
-    assert (err.value.field, err.value.message) == ("id_number", "未找到该身份证号的参保信息")
+    expected = ("id_number", "姓名与身份证号不匹配或未找到参保信息，请核对后重试", "not_in_registry")
+    for err in (mismatch, not_found):
+        assert (err.value.field, err.value.message, err.value.code) == expected
 
 
 def test_failed_face_check_writes_no_account(client, factory):

@@ -14,6 +14,10 @@ class BaseConfig:
     REMEMBER_COOKIE_HTTPONLY = True
     REMEMBER_COOKIE_SAMESITE = "Lax"
     PERMANENT_SESSION_LIFETIME = 60 * 60 * 8
+    # Sessions live on the server (webapp/sessions.py) and end at logout or a password change;
+    # Flask-Login's "basic" protection would only mark a session non-fresh (used by no view)
+    # and rewrite it whenever a phone changes network.
+    SESSION_PROTECTION = None
     # Uploads larger than the policy limit get a friendly form error; this is the hard stop
     # above it, answered with a Chinese 413 page.
     MAX_CONTENT_LENGTH = 12 * 1024 * 1024
@@ -28,6 +32,20 @@ class BaseConfig:
     RATELIMIT_FACE = "20 per 10 minutes"
     RATELIMIT_INVITATION = "30 per 10 minutes"
     RATELIMIT_CODE_VERIFY = "120 per minute"
+    # Failed logins per phone (counted in the database) before the SMS code is also asked for.
+    RATELIMIT_LOGIN_PHONE = "5 per minute"
+    RATELIMIT_SMS_SEND = "10 per 10 minutes"
+    # Reverse proxies in front of the app whose X-Forwarded-For/-Proto/-Host are trusted
+    # (werkzeug ProxyFix). 0 = none: the client address is the socket's peer.
+    TRUSTED_PROXY_HOPS = int(os.environ.get("TRUSTED_PROXY_HOPS", "0") or 0)
+    # SMS: the sender class ("module:Class"; default the outbox table) and the code rules.
+    SMS_SENDER = os.environ.get("SMS_SENDER", "webapp.sms.outbox:OutboxSender")
+    SMS_OUTBOX_PAGE = False
+    SMS_CODE_DIGITS = 6
+    SMS_CODE_VALID_SECONDS = 5 * 60
+    SMS_CODE_MAX_ATTEMPTS = 5
+    SMS_RESEND_SECONDS = 60
+    SMS_DAILY_MAX = 10
     SESSION_COOKIE_SECURE = False
     TESTING = False
 
@@ -36,6 +54,8 @@ class DevelopmentConfig(BaseConfig):
     """Local development: SQLite in the instance folder, demo data."""
 
     DEBUG = False
+    # The simulated SMS outbox at /auth/dev/sms (404 in testing and production).
+    SMS_OUTBOX_PAGE = True
 
 
 class TestingConfig(BaseConfig):

@@ -30,3 +30,14 @@ migrate = Migrate(compare_type=True, render_as_batch=True)
 login_manager = LoginManager()
 csrf = CSRFProtect()
 limiter = Limiter(key_func=get_remote_address)
+
+
+def init_proxy_fix(app) -> None:
+    """Behind TRUSTED_PROXY_HOPS reverse proxies, take the client address, scheme and host from
+    their X-Forwarded-For/-Proto/-Host (werkzeug ProxyFix); with 0 (the default) those headers
+    are ignored, since any client could send them."""
+    from werkzeug.middleware.proxy_fix import ProxyFix
+
+    hops = int(app.config.get("TRUSTED_PROXY_HOPS") or 0)
+    if hops > 0:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)

@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, CheckConstraint, DateTime, ForeignKey, String
+from sqlalchemy import Boolean, CheckConstraint, DateTime, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from webapp import clock
 from webapp.columns import CreatedAtMixin, PublicIdMixin
 from webapp.extensions import db
 
@@ -73,3 +74,52 @@ class User(UserMixin, PublicIdMixin, CreatedAtMixin, db.Model):
     def role_label(self) -> str:
         """Chinese label of the role."""
         return ROLES.get(self.role, self.role)
+
+
+class WebSession(db.Model):
+    """Server-side session state: the cookie holds only the random id whose hash keys this row."""
+
+    __tablename__ = "web_session"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sid_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # Flask-Login's id of the logged-in user (User.public_id), to end a user's sessions.
+    user_key: Mapped[str | None] = mapped_column(String(40), index=True, nullable=True)
+    data: Mapped[str] = mapped_column(Text, default="{}")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=clock.now)
+    expires_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+
+
+class LoginFailure(db.Model):
+    """One failed login, counted per phone and per client address by every worker alike."""
+
+    __tablename__ = "login_failure"
+    __table_args__ = (
+        Index("ix_login_failure_phone_at", "phone", "at"),
+        Index("ix_login_failure_ip_at", "ip", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    phone: Mapped[str] = mapped_column(String(20))
+    ip: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(DateTime, default=clock.now)
+
+
+class SmsCode(db.Model):
+    """A 6-digit SMS verification code: only its keyed hash is kept; short-lived, single use."""
+
+    __tablename__ = "sms_code"
+    __table_args__ = (
+        Index("ix_sms_code_phone_purpose_created", "phone", "purpose", "created_at"),
+        CheckConstraint("purpose in ('login', 'reset_password', 'change_password')",
+                        name="purpose"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    phone: Mapped[str] = mapped_column(String(20))
+    purpose: Mapped[str] = mapped_column(String(20))
+    code_hash: Mapped[str] = mapped_column(String(64))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=clock.now)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+    used_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)

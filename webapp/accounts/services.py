@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from webapp import clock
+from webapp.accounts import sms_codes, throttle
 from webapp.audit import services as audit
 from webapp.audit.services import Actor
 from webapp.domain import DomainError
@@ -30,11 +31,16 @@ PHONE_RE = re.compile(r"^1[3-9]\d{9}$")
 
 MSG_PHONE_FORMAT = "请输入正确的11位手机号"
 MSG_PASSWORD_RULE = "密码至少8位，且须同时包含字母和数字"
-MSG_NOT_IN_REGISTRY = "未找到该身份证号的参保信息"
-MSG_NAME_MISMATCH = "姓名与身份证号不匹配"
+# One answer for "not insured" and "name does not match": the registration page must not tell
+# an outsider whether an ID number is in the registry.
+MSG_NOT_IN_REGISTRY = "姓名与身份证号不匹配或未找到参保信息，请核对后重试"
+MSG_NAME_MISMATCH = MSG_NOT_IN_REGISTRY
 MSG_PERSON_REGISTERED = "该身份证号已注册，请直接登录"
 MSG_PHONE_TAKEN = "该手机号已被注册"
 MSG_LOGIN_FAILED = "手机号或密码错误"
+MSG_LOGIN_FAILED_CODE = "手机号、密码或验证码错误"
+MSG_SECOND_FACTOR = "该手机号登录失败次数较多，为保护账户安全，请获取短信验证码，与密码一起提交"
+MSG_TOO_MANY = "登录失败次数过多，请稍后再试"
 
 # Hash checked when the phone is unknown, so both failures take the same time.
 _DUMMY_HASH = generate_password_hash("not-a-real-password-0")
@@ -104,8 +110,8 @@ def user_by_phone(phone: str) -> User | None:
 def check_registration(phone: str, name: str, id_number: str) -> InsuredPerson:
     """Validate a registration against the registry; return the person or raise a field error.
 
-    Refusals: bad ID number (its reason), not in the registry, name mismatch, the person
-    already has an account, the phone is taken. Writes nothing.
+    Refusals: bad ID number (its reason), not in the registry or name mismatch (one message),
+    the person already has an account, the phone is taken. Writes nothing.
     """
     phone = check_phone(phone)
     try:
@@ -113,10 +119,8 @@ def check_registration(phone: str, name: str, id_number: str) -> InsuredPerson:
     except IdNumberError as err:
         raise DomainError(err.reason, field="id_number", code=f"id_{err.code}") from None
     person = db.session.scalar(select(InsuredPerson).filter_by(id_number=info.number))
-    if person is None:
+    if person is None or "".join((name or "").split()) != person.name:
         raise DomainError(MSG_NOT_IN_REGISTRY, field="id_number", code="not_in_registry")
-    if "".join((name or "").split()) != person.name:
-        raise DomainError(MSG_NAME_MISMATCH, field="name", code="name_mismatch")
     if db.session.scalar(select(User.id).filter_by(person_id=person.id)) is not None:
         raise DomainError(MSG_PERSON_REGISTERED, field="id_number", code="person_registered")
     if db.session.scalar(select(User.id).filter_by(phone=phone)) is not None:
@@ -178,28 +182,52 @@ def complete_registration(pending: PendingRegistration, actor: Actor) -> User:
     return user
 
 
-def authenticate(phone: str, password: str, actor: Actor) -> User:
+def authenticate(phone: str, password: str, actor: Actor, code: str | None = None) -> User:
     """Log in with phone and password; the failure never says which of the two was wrong.
 
-    Success and failure are both audited (the failure with the masked phone) and committed.
+    Failed logins are counted in the database (``throttle``): past the per-address limit the
+    address waits (code ``address_limited``); past the per-phone limit the phone's login also
+    needs the SMS code sent to it (code ``second_factor`` while none is typed, ``code_needed``
+    for a failure from then on), so the owner still gets in while guesses stay refused. Success and failure are audited and committed.
     """
     phone = normalise_phone(phone)
+    if throttle.address_blocked(actor.ip):
+        raise DomainError(MSG_TOO_MANY, code="address_limited")
+    needs_code = throttle.phone_needs_code(phone)
+    if needs_code and not (code or "").strip():
+        raise DomainError(MSG_SECOND_FACTOR, field="code", code="second_factor")
     user = user_by_phone(phone) if phone else None
     if user is None:
         check_password_hash(_DUMMY_HASH, password or "")
         ok = False
     else:
         ok = user.check_password(password or "")
-    if not ok:
+    sms_row = sms_codes.match(phone, "login", code) if needs_code else None
+    if needs_code and sms_row is not None and not ok:
+        sms_codes.miss(sms_row)
+    if not ok or (needs_code and sms_row is None):
+        throttle.record_failure(phone, actor.ip)
         audit.record("account.login_failed", actor, label=mask_phone(phone),
                      person=user.person if user else None)
         db.session.commit()
+        if needs_code or throttle.phone_needs_code(phone):
+            raise DomainError(MSG_LOGIN_FAILED_CODE, field="code", code="code_needed")
         raise DomainError(MSG_LOGIN_FAILED, code="login_failed")
+    assert user is not None
+    if sms_row is not None:
+        sms_codes.spend(sms_row)
+    throttle.clear_phone(phone)
     user.last_login_at = clock.now()
     audit.record("account.login", actor, target=user, person=user.person,
-                 label=mask_phone(phone))
+                 label=mask_phone(phone), detail={"second_factor": True} if needs_code else None)
     db.session.commit()
     return user
+
+
+def send_login_code(phone: str) -> None:
+    """Text the login code to the phone typed (only an account's phone really gets one)."""
+    phone = check_phone(phone)
+    sms_codes.issue(phone, "login", deliver=user_by_phone(phone) is not None)
 
 
 def logout(user: User, actor: Actor) -> None:

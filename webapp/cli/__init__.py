@@ -7,5 +7,7 @@ def init_commands(app: Flask) -> None:
     """Register every command group."""
     from webapp.cli import api, codes, demo, kinship, registry, staff
 
-    for module in (demo, codes, api, kinship, registry, staff):
+    from webapp.sms import cli as sms
+
+    for module in (demo, codes, api, kinship, registry, staff, sms):
         module.register(app)

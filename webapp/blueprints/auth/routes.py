@@ -8,50 +8,37 @@ from flask import (
     abort,
     current_app,
     flash,
-    g,
     redirect,
     render_template,
     request,
     session,
     url_for,
 )
-from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required, login_user, logout_user
 
 from webapp import clock
 from webapp.accounts import services as accounts
 from webapp.accounts.services import FACE_PURPOSE, PendingRegistration
 from webapp.blueprints.auth import bp
-from webapp.blueprints.auth.forms import LoginForm, LogoutForm, RegisterForm
+from webapp.blueprints.auth.forms import LogoutForm, RegisterForm
+from webapp.blueprints.auth.password_forms import CodeLoginForm, SendLoginCodeForm
 from webapp.blueprints.face import start_face_check
 from webapp.domain import DomainError
 from webapp.extensions import db, limiter
 from webapp.web import attempt, current_actor, safe_next
 
 PENDING_KEY = "pending_registration"
+# The phone whose login asks for the SMS code (kept to pre-fill the form after sending one).
+LOGIN_PHONE_KEY = "login_phone"
+MSG_CODE_SENT = "验证码已发送至该手机号（如已注册），请查收短信"
 # How long a filled-in registration waits for its face check (seconds; config may override).
 PENDING_SECONDS = 30 * 60
 
 
 # --- rate limits --------------------------------------------------------------------------
 
-def _login_limit() -> str:
-    return current_app.config["RATELIMIT_LOGIN"]
-
-
-def _login_phone_limit() -> str:
-    return current_app.config.get("RATELIMIT_LOGIN_PHONE") or current_app.config["RATELIMIT_LOGIN"]
-
-
-def _login_phone_key() -> str:
-    """Per-phone bucket of login attempts (the IP when no phone was typed)."""
-    phone = accounts.normalise_phone(request.form.get("phone", ""))
-    return f"login-phone:{phone}" if phone else f"login-ip:{get_remote_address()}"
-
-
-def _login_failed(_response) -> bool:
-    """Only failed logins count against the limits."""
-    return bool(g.get("login_failed"))
+def _sms_limit() -> str:
+    return current_app.config["RATELIMIT_SMS_SEND"]
 
 
 def _register_limit() -> str:
@@ -97,6 +84,8 @@ def register():
 def _load_pending() -> tuple[PendingRegistration, str] | None:
     """The pending registration of this session and its next URL, if still fresh."""
     data = session.get(PENDING_KEY)
+    if not isinstance(data, dict):
+        return None
     try:
         pending = PendingRegistration.from_dict(data)
         started = datetime.fromisoformat(data["at"])
@@ -146,27 +135,59 @@ def register_complete():
 # --- log in / out -------------------------------------------------------------------------
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(_login_limit, methods=["POST"], deduct_when=_login_failed)
-@limiter.limit(_login_phone_limit, methods=["POST"], key_func=_login_phone_key,
-               deduct_when=_login_failed)
 def login():
-    """登录 with phone and password (insured people and staff on the same form)."""
+    """登录 with phone and password (insured people and staff on the same form); after repeated
+    failures for the phone, the SMS code sent to it is asked for as well."""
     if current_user.is_authenticated and request.method == "GET":
         return redirect(safe_next(request.args.get("next"), _target()))
-    form = LoginForm()
+    form = CodeLoginForm()
+    status = 200
     if request.method == "GET":
         form.next.data = safe_next(request.args.get("next"), "")
+        form.phone.data = session.get(LOGIN_PHONE_KEY) or None
     if form.validate_on_submit():
-        user = attempt(form, accounts.authenticate, form.phone.data, form.password.data,
-                       current_actor())
-        if user is not None:
+        try:
+            user = accounts.authenticate(form.phone.data, form.password.data, current_actor(),
+                                         code=form.code.data)
+        except DomainError as err:
+            db.session.rollback()
+            if err.code == "address_limited":
+                abort(429)
+            if err.code in ("second_factor", "code_needed"):
+                session[LOGIN_PHONE_KEY] = accounts.normalise_phone(form.phone.data)
+                status = 429 if err.code == "second_factor" else 200
+            form.form_errors.append(err.message)
+        else:
             session.pop(PENDING_KEY, None)
+            session.pop(LOGIN_PHONE_KEY, None)
             login_user(user)
             return redirect(safe_next(form.next.data, _target()))
-    if request.method == "POST":
-        g.login_failed = True
     form.password.data = ""
-    return render_template("auth/login.html", form=form)
+    form.code.data = ""
+    show_code = bool(session.get(LOGIN_PHONE_KEY)) and (
+        session.get(LOGIN_PHONE_KEY) == accounts.normalise_phone(form.phone.data or "")
+    )
+    return render_template("auth/login.html", form=form, show_code=show_code), status
+
+
+@bp.route("/login/code", methods=["POST"])
+@limiter.limit(_sms_limit)
+def login_code():
+    """获取验证码 for the login's second factor (texted only to an account's own phone)."""
+    form = SendLoginCodeForm()
+    if not form.validate_on_submit():
+        for error in form.phone.errors:
+            flash(error, "warning")
+        return redirect(url_for("auth.login"))
+    session[LOGIN_PHONE_KEY] = form.phone.data
+    try:
+        accounts.send_login_code(form.phone.data)
+    except DomainError as err:
+        db.session.rollback()
+        flash(err.message, "warning")
+    else:
+        flash(MSG_CODE_SENT, "success")
+    return redirect(url_for("auth.login"))
 
 
 @bp.route("/logout", methods=["POST"])
