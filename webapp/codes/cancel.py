@@ -38,15 +38,14 @@ from webapp.extensions import db
 from webapp.models import LedgerEntry, Pharmacy, Settlement
 from webapp.policy import policy_for
 
-DEFAULT_CANCEL_DAYS = 0
 REFUND_KINDS = {"payment": "refund", "aid_payment": "aid_refund"}
 REVERSAL_REASON = "冲正"
 
 
 def cancel_days(pharmacy: Pharmacy) -> int:
-    """Days after its China day a settlement may still be cancelled (policy, default 0)."""
+    """Days after its China day a settlement may still be cancelled (policy; 0 = same day)."""
     rules = policy_for(pharmacy.region_code).pharmacy
-    return int(getattr(rules, "cancel_days", DEFAULT_CANCEL_DAYS))
+    return rules.cancel_days
 
 
 def settlement_day(settlement: Settlement) -> date:

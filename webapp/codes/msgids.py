@@ -35,7 +35,6 @@ from webapp.policy import policy_for
 PREFIX_LENGTH = 12
 MSGID_LENGTH = 30
 MSGID_RE = re.compile(r"([A-Za-z0-9]{12})([0-9]{14})([0-9]{4})")
-DEFAULT_KEEP_DAYS = 7
 
 
 def prefix_of(pharmacy: Pharmacy) -> str:
@@ -139,7 +138,7 @@ def finish(claimed: Claim, answer: dict[str, Any] | None, settlement_id: int | N
 def keep_days(region_code: str) -> int:
     """How many days a region's message ids are kept (policy ``pharmacy.msgid_keep_days``)."""
     rules = policy_for(region_code).pharmacy
-    return int(getattr(rules, "msgid_keep_days", DEFAULT_KEEP_DAYS))
+    return rules.msgid_keep_days
 
 
 def purge(now: datetime | None = None) -> int:
