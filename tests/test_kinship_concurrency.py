@@ -13,13 +13,8 @@ from webapp.audit.services import Actor
 from webapp.domain import DomainError
 from webapp.extensions import db
 from webapp.kinship import services as kinship
-from webapp.models import (
-    OPEN_STATUSES,
-    CommitmentLetter,
-    InsuredPerson,
-    KinshipBinding,
-    KinshipMaterial,
-)
+from webapp.kinship.states import OPEN
+from webapp.models import CommitmentLetter, InsuredPerson, KinshipBinding, KinshipMaterial
 
 pytestmark = pytest.mark.postgres
 THREADS = 10
@@ -64,7 +59,7 @@ def open_bindings(**where) -> int:
     return db.session.scalar(
         select(func.count(KinshipBinding.id))
         .filter_by(**where)
-        .where(KinshipBinding.status.in_(OPEN_STATUSES))
+        .where(KinshipBinding.status.in_(OPEN))
     )
 
 

@@ -17,6 +17,7 @@ from webapp.domain import Conflict, NotFound
 from webapp.extensions import db
 from webapp.kinship import access as kinship_access
 from webapp.kinship import lifecycle as kinship_lifecycle
+from webapp.kinship import sweeps
 from webapp.models import Invitation, KinshipBinding
 
 T0 = datetime(2026, 3, 10, 2, 0)
@@ -118,19 +119,20 @@ def test_expire_due_only_after_the_invitation_expired(factory):
     mother = factory.person(name="陈秀兰", age=70, male=False)
     b, inv, token = lf.invited(holder, mother)
     clock.freeze(T0 + timedelta(hours=71, minutes=59))
-    assert kinship_lifecycle.expire_due() == 0
+    assert sweeps.expire_due() == 0
     assert fresh(b).status == "pending_confirm"
     clock.freeze(T0 + timedelta(hours=72))
-    assert kinship_lifecycle.expire_due() == 1
+    assert sweeps.expire_due() == 1
     b = fresh(b)
     assert (b.status, b.status_label, b.ended_by) == ("expired", "已过期", "system")
     assert lf.titles(holder) == ["邀请已过期"]
     assert lf.titles(mother) == ["绑定邀请已过期"]
     assert lf.audit_actions()[-1] == "kinship.expired"
-    assert kinship_lifecycle.expire_due() == 0  # once
+    assert sweeps.expire_due() == 0  # once
 
 
-def test_expiry_runs_when_the_holder_opens_the_family_page(client, factory):
+def test_expiry_reads_on_the_family_page_before_the_sweep_writes_it(client, factory):
+    """The page shows 已过期 at once (read-time), writes nothing; the sweep writes it."""
     clock.freeze(T0)
     holder = factory.user(name="陈志强", age=45)
     mother = factory.person(name="陈秀兰", age=70, male=False)
@@ -139,10 +141,17 @@ def test_expiry_runs_when_the_holder_opens_the_family_page(client, factory):
     foreign, _, _ = lf.invited(other, factory.person(name="赵母", age=75, male=False))
     clock.freeze(T0 + timedelta(days=3, hours=1))
     lf.login(client, holder)
+    before = lf.snapshot()
     page = html(client.get("/family/"))
-    assert "已过期" in page
-    assert fresh(b).status == "expired"
+    assert "已过期" in page and "我的家庭成员（0/5）" in page
+    detail = html(client.get(f"/family/members/{b.public_id}"))
+    assert "邀请已过期，对方未确认" in detail and "撤回邀请" not in detail
+    assert lf.snapshot() == before  # a GET writes nothing
+    assert fresh(b).status == "pending_confirm"
     assert fresh(foreign).status == "pending_confirm"  # another holder's: left for the CLI
+    assert sweeps.expire_due() == 2
+    assert fresh(b).status == "expired"
+    assert "已过期" in html(client.get("/family/"))
 
 
 def test_cli_expire_and_sweep(runner, factory):
@@ -180,7 +189,7 @@ def teen(factory):
 def test_the_day_before_the_16th_birthday_nothing_happens(teen):
     mother, son, b = teen
     clock.freeze(china_noon(date(2026, 5, 19)))
-    assert kinship_lifecycle.sweep_turning_age() == kinship_lifecycle.SweepResult(0, 0)
+    assert sweeps.sweep_turning_age() == sweeps.SweepResult(0, 0)
     b = fresh(b)
     assert b.self_confirm_due is None and b.status_label == "已绑定"
     assert db.session.scalar(select(Invitation)) is None
@@ -190,7 +199,7 @@ def test_the_day_before_the_16th_birthday_nothing_happens(teen):
 def test_on_the_birthday_the_teen_is_asked_and_the_code_keeps_working(teen):
     mother, son, b = teen
     clock.freeze(clock.china_midnight_utc(date(2026, 5, 20)) + timedelta(minutes=1))
-    assert kinship_lifecycle.sweep_turning_age().asked == 1
+    assert sweeps.sweep_turning_age().asked == 1
     b = fresh(b)
     assert b.status == "active" and b.status_label == "待本人确认"
     assert b.self_confirm_due == date(2026, 6, 19)  # + 30 days (policy)
@@ -201,23 +210,56 @@ def test_on_the_birthday_the_teen_is_asked_and_the_code_keeps_working(teen):
     assert lf.titles(mother.person) == ["刘*轩已满16周岁，需本人确认"]
     assert lf.titles(son.person) == ["请确认亲情账户绑定"]
     assert "kinship.self_confirm_requested" in lf.audit_actions()
-    assert kinship_lifecycle.sweep_turning_age().asked == 0  # once
+    assert sweeps.sweep_turning_age().asked == 0  # once
 
 
-def test_the_holder_page_runs_the_sweep_and_shows_the_label(client, teen):
+@pytest.mark.parametrize("swept", [False, True])
+def test_the_holder_page_shows_the_label_before_and_after_the_sweep(client, teen, swept):
     mother, son, b = teen
     clock.freeze(china_noon(date(2026, 5, 20)))
+    if swept:
+        assert sweeps.sweep_turning_age().asked == 1
     lf.login(client, mother)
+    before = lf.snapshot()
     page = html(client.get("/family/"))
     assert "待本人确认" in page
     detail = html(client.get(f"/family/members/{b.public_id}"))
     assert "2026-06-19" in detail and "重新发送邀请" in detail and "出示医保码" in detail
+    assert lf.snapshot() == before  # the pages read; only the sweep writes
+    assert (fresh(b).self_confirm_due is None) is not swept
+
+
+def test_resending_before_the_sweep_asks_the_teen_once(client, teen):
+    mother, son, b = teen
+    clock.freeze(china_noon(date(2026, 5, 20)))
+    lf.login(client, mother)
+    client.post(f"/family/members/{b.public_id}/resend")
+    assert fresh(b).self_confirm_due == date(2026, 6, 19)
+    assert len(db.session.scalars(select(Invitation)).all()) == 1
+    assert lf.titles(son.person) == ["请确认亲情账户绑定"]
+    assert 'id="invite-link"' in html(client.get(f"/family/members/{b.public_id}"))
+    assert sweeps.sweep_turning_age().asked == 0
+
+
+def test_a_lapsed_confirmation_reads_ended_before_the_sweep(client, teen):
+    mother, son, b = teen
+    clock.freeze(china_noon(date(2026, 5, 20)))
+    sweeps.sweep_turning_age()
+    clock.freeze(china_noon(date(2026, 6, 21)))
+    lf.login(client, mother)
+    before = lf.snapshot()
+    detail = html(client.get(f"/family/members/{b.public_id}"))
+    assert "已解除" in detail and "绑定已解除" in detail and ">出示医保码</a>" not in detail
+    assert kinship_access.active_binding(mother.person, son.person) is None
+    assert lf.snapshot() == before
+    assert fresh(b).status == "active"
+    assert sweeps.sweep_turning_age().ended == 1
 
 
 def test_accepting_clears_the_due_date_for_good(client, teen):
     mother, son, b = teen
     clock.freeze(china_noon(date(2026, 5, 20)))
-    kinship_lifecycle.sweep_turning_age()
+    sweeps.sweep_turning_age()
     clock.freeze(china_noon(date(2026, 6, 1)))
     lf.login(client, son)
     message = lf.titles(son.person)
@@ -231,19 +273,19 @@ def test_accepting_clears_the_due_date_for_good(client, teen):
     assert (b.status, b.self_confirm_due, b.status_label) == ("active", None, "已绑定")
     assert lf.titles(mother.person)[-1] == "刘*轩已本人确认绑定"
     clock.freeze(china_noon(date(2027, 1, 1)))
-    assert kinship_lifecycle.sweep_turning_age() == kinship_lifecycle.SweepResult(0, 0)
+    assert sweeps.sweep_turning_age() == sweeps.SweepResult(0, 0)
     assert fresh(b).status == "active"
 
 
 def test_after_the_grace_period_the_binding_ends(teen):
     mother, son, b = teen
     clock.freeze(china_noon(date(2026, 5, 20)))
-    kinship_lifecycle.sweep_turning_age()
+    sweeps.sweep_turning_age()
     clock.freeze(china_noon(date(2026, 6, 19)))  # the last day
-    assert kinship_lifecycle.sweep_turning_age().ended == 0
+    assert sweeps.sweep_turning_age().ended == 0
     assert fresh(b).status == "active"
     clock.freeze(clock.china_midnight_utc(date(2026, 6, 20)) + timedelta(minutes=1))
-    assert kinship_lifecycle.sweep_turning_age().ended == 1
+    assert sweeps.sweep_turning_age().ended == 1
     b = fresh(b)
     assert (b.status, b.ended_by, b.self_confirm_due) == ("ended", "system", None)
     assert kinship_access.active_binding(mother.person, son.person) is None
@@ -256,7 +298,7 @@ def test_after_the_grace_period_the_binding_ends(teen):
 def test_the_teen_may_decline_and_end_it(client, teen):
     mother, son, b = teen
     clock.freeze(china_noon(date(2026, 5, 20)))
-    kinship_lifecycle.sweep_turning_age()
+    sweeps.sweep_turning_age()
     inv = db.session.scalar(select(Invitation))
     lf.login(client, son)
     client.post(f"/i/r/{inv.public_id}/decline")
@@ -268,7 +310,7 @@ def test_the_teen_may_decline_and_end_it(client, teen):
 def test_the_holder_can_resend_the_self_confirmation_link(client, teen):
     mother, son, b = teen
     clock.freeze(china_noon(date(2026, 5, 20)))
-    kinship_lifecycle.sweep_turning_age()
+    sweeps.sweep_turning_age()
     clock.freeze(china_noon(date(2026, 6, 10)))
     lf.login(client, mother)
     client.post(f"/family/members/{b.public_id}/resend")
@@ -284,5 +326,5 @@ def test_someone_bound_at_16_or_later_is_never_asked(factory):
     son = factory.person(name="刘子轩", birth=BIRTH)  # 16 today
     b = lf.binding(holder, son, "child")  # e.g. confirmed through an invitation earlier
     clock.freeze(china_noon(date(2026, 8, 1)))
-    assert kinship_lifecycle.sweep_turning_age() == kinship_lifecycle.SweepResult(0, 0)
+    assert sweeps.sweep_turning_age() == sweeps.SweepResult(0, 0)
     assert fresh(b).self_confirm_due is None

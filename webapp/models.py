@@ -7,14 +7,8 @@ from webapp.audit.models import AuditLog
 from webapp.codes.models import InsuranceCode, Settlement
 from webapp.codes.reconciliation import Reconciliation
 from webapp.face.models import FaceCheck
-from webapp.kinship.models import (
-    BINDING_STATUSES,
-    OPEN_STATUSES,
-    CommitmentLetter,
-    Invitation,
-    KinshipBinding,
-    KinshipMaterial,
-)
+from webapp.invitations.models import Invitation
+from webapp.kinship.models import CommitmentLetter, KinshipBinding, KinshipMaterial
 from webapp.ledger.models import LedgerEntry, PersonalAccount
 from webapp.messages.models import Message
 from webapp.registry.models import INSURANCE_TYPES, INSURED_STATUSES, InsuredPerson
@@ -27,8 +21,6 @@ __all__ = [
     "AidMember",
     "INSURANCE_TYPES",
     "INSURED_STATUSES",
-    "BINDING_STATUSES",
-    "OPEN_STATUSES",
     "ApiKey",
     "AuditLog",
     "CommitmentLetter",

@@ -6,6 +6,8 @@ from flask import Flask
 
 from webapp import clock
 from webapp.clock import china_time
+from webapp.invitations.states import InvitationOutcome, InvitationStatus
+from webapp.kinship.states import BindingStatus
 from webapp.masking import mask_id, mask_name, mask_phone
 from webapp.money import yuan
 from webapp.regions import province_name
@@ -28,6 +30,8 @@ def init_templating(app: Flask) -> None:
     app.add_template_filter(province_name)
     app.add_template_global(clock.today, "today")
     app.add_template_global(VENDOR, "VENDOR")
+    for enum in (BindingStatus, InvitationOutcome, InvitationStatus):  # compare with the enum
+        app.add_template_global(enum, enum.__name__)
     init_context(app)
 
 

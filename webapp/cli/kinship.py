@@ -14,7 +14,7 @@ def register(app: Flask) -> None:
     @group.command("expire")
     def expire() -> None:
         """待确认 bindings whose invitation expired unanswered → 已过期 (both sides notified)."""
-        from webapp.kinship.lifecycle import expire_due
+        from webapp.kinship.sweeps import expire_due
 
         click.echo(f"已过期的待确认绑定 {expire_due()} 条")
 
@@ -23,7 +23,7 @@ def register(app: Flask) -> None:
                   help="Run as if today were this China date (YYYY-MM-DD).")
     def sweep(today) -> None:
         """Ask relatives who turned 16 to confirm; end bindings whose confirmation lapsed."""
-        from webapp.kinship.lifecycle import expire_due, sweep_turning_age
+        from webapp.kinship.sweeps import expire_due, sweep_turning_age
 
         day: date | None = today.date() if today else None
         expired = expire_due()

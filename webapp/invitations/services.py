@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -53,16 +54,20 @@ from webapp.audit.services import Actor
 from webapp.domain import DomainError, Forbidden, NotFound
 from webapp.extensions import db
 from webapp.face import services as face
-from webapp.models import InsuredPerson, Invitation, User
+from webapp.invitations import notices
+from webapp.invitations.models import Invitation
+from webapp.invitations.states import (
+    EVENT_OF,
+    INVITER,
+    SYSTEM,
+    TRANSITIONS,
+    InvitationOutcome,
+    InvitationStatus,
+)
+from webapp.models import InsuredPerson, User
 from webapp.policy import policy_for
 
-MSG_UNKNOWN = "邀请链接无效"
-MSG_EXPIRED = "邀请已过期，请联系邀请人重新发送"
-MSG_USED = "该邀请已处理"
-MSG_REVOKED = "邀请已被撤回"
-MSG_WRONG_PERSON = "该邀请不是发给您的，请使用被邀请人本人的账号登录"
-MSG_STAFF = "工作人员账号不能接受家人邀请，请退出后使用被邀请人本人的参保人账号登录"
-MSG_NOT_INVITER = "只有邀请人可以操作该邀请"
+MSG_UNKNOWN = notices.message("unknown")  # used by the flows' handlers
 
 TOKEN_BYTES = 32
 MAX_TOKEN_LENGTH = 100
@@ -126,6 +131,10 @@ class InvitationHandler:
         """Where the invitee lands after answering ('' for the home page)."""
         return ""
 
+    def expire_due(self, now: datetime) -> int:
+        """Close the targets whose invitations expired unanswered (the sweep); how many."""
+        return 0
+
 
 # Filled when the handler modules are imported (create_app imports them all).
 HANDLERS: dict[str, InvitationHandler] = {}
@@ -160,31 +169,27 @@ def valid_until(inviter: InsuredPerson, at: datetime | None = None) -> datetime:
     return (at or clock.now()) + timedelta(hours=hours)
 
 
-def state(inv: Invitation, at: datetime | None = None) -> str:
-    """'open', 'used', 'revoked' or 'expired'."""
-    if inv.used_at is not None:
-        return "used"
-    if inv.revoked_at is not None:
-        return "revoked"
-    if inv.expires_at <= (at or clock.now()):
-        return "expired"
-    return "open"
+def state(inv: Invitation, at: datetime | None = None) -> InvitationStatus:
+    """待处理 / 已处理 / 已撤回 / 已过期 (expiry is read from expires_at, never written)."""
+    return inv.status_at(at or clock.now())
 
 
 def is_open(inv: Invitation, at: datetime | None = None) -> bool:
     """Whether the invitation may still be answered."""
-    return state(inv, at) == "open"
+    return state(inv, at) == InvitationStatus.OPEN
 
 
-def _refuse(inv: Invitation, at: datetime | None = None) -> None:
-    """Raise the error that says why the invitation cannot be answered (nothing if open)."""
+def gone(code: str) -> InvitationGone:
+    """The 410 error of a refusal code."""
+    return InvitationGone(notices.message(code), code=code)
+
+
+def _refuse(inv: Invitation, at: datetime | None = None, event: str = "accept") -> None:
+    """Raise the error that says why the event cannot happen to the invitation (nothing if it
+    can): the transition table decides, the refusal table words it."""
     current = state(inv, at)
-    if current == "used":
-        raise InvitationGone(MSG_USED, code="used")
-    if current == "revoked":
-        raise InvitationGone(MSG_REVOKED, code="revoked")
-    if current == "expired":
-        raise InvitationGone(MSG_EXPIRED, code="expired")
+    if not TRANSITIONS.allowed(current, event):
+        raise gone(current)
 
 
 # --- building blocks (join the caller's transaction) --------------------------------------
@@ -241,25 +246,26 @@ def person_of(user: Any) -> InsuredPerson:
     if isinstance(user, InsuredPerson):
         return user
     if not isinstance(user, User) or user.role != "insured" or user.person is None:
-        raise Forbidden(MSG_STAFF, code="staff")
+        raise Forbidden(notices.message("staff"), code="staff")
     return user.person
 
 
 def check_invitee(inv: Invitation, person: InsuredPerson | None) -> None:
     """Only the invitee may answer: Forbidden for anyone else."""
     if person is None or person.id != inv.invitee_person_id:
-        raise Forbidden(MSG_WRONG_PERSON, code="wrong_person")
+        raise Forbidden(notices.message("wrong_person"), code="wrong_person")
 
 
 def claim(inv: Invitation, outcome: str, actor: Actor) -> None:
-    """Mark the invitation used with ``outcome`` exactly once (no commit).
+    """Mark the invitation used with ``outcome`` (an InvitationOutcome) exactly once (no commit).
 
     One conditional UPDATE decides: of concurrent answers only one changes the row; the others
     get the reason it can no longer be answered.
     """
-    if outcome not in ("accepted", "declined"):
-        raise ValueError(f"unknown outcome {outcome!r}")
+    outcome = InvitationOutcome(outcome)
+    event = EVENT_OF[outcome]
     at = clock.now()
+    _refuse(inv, at, event)
     changed = db.session.execute(
         update(Invitation)
         .where(
@@ -268,34 +274,37 @@ def claim(inv: Invitation, outcome: str, actor: Actor) -> None:
             Invitation.revoked_at.is_(None),
             Invitation.expires_at > at,
         )
-        .values(used_at=at, outcome=outcome)
+        .values(used_at=at, outcome=outcome.value)
         .execution_options(synchronize_session=False)
-    ).rowcount
+    ).rowcount  # type: ignore[attr-defined]
     if changed != 1:
         db.session.refresh(inv)
-        _refuse(inv, at)
-        raise InvitationGone(MSG_USED, code="used")  # pragma: no cover - refused above
+        _refuse(inv, at, event)
+        raise gone(InvitationStatus.USED)  # pragma: no cover - refused above
     set_committed_value(inv, "used_at", at)
-    set_committed_value(inv, "outcome", outcome)
+    set_committed_value(inv, "outcome", outcome.value)
 
 
 def revoke(inv: Invitation, by_person: InsuredPerson | None, actor: Actor,
-           reason: str = "revoked") -> bool:
+           reason: str = InvitationStatus.REVOKED.value) -> bool:
     """Revoke an unanswered invitation (the inviter, or the system with ``by_person=None``).
 
     Returns whether this call revoked it; no commit. Revoking does not change the target —
     the flow that owns it does (e.g. kinship_lifecycle.end_binding cancels the binding).
     """
+    role = SYSTEM if by_person is None else INVITER
     if by_person is not None and by_person.id != inv.inviter_person_id:
-        raise Forbidden(MSG_NOT_INVITER, code="not_inviter")
+        raise Forbidden(notices.message("not_inviter"), code="not_inviter")
     at = clock.now()
+    if not TRANSITIONS.allowed(state(inv, at), "revoke", role):
+        return False
     changed = db.session.execute(
         update(Invitation)
         .where(Invitation.id == inv.id, Invitation.used_at.is_(None),
                Invitation.revoked_at.is_(None))
         .values(revoked_at=at)
         .execution_options(synchronize_session=False)
-    ).rowcount
+    ).rowcount  # type: ignore[attr-defined]
     if changed == 1:
         set_committed_value(inv, "revoked_at", at)
         audit.record("invitation.revoked", actor, target=inv,
@@ -328,6 +337,28 @@ def open_for(kind: str, target_id: int, at: datetime | None = None) -> list[Invi
     ))
 
 
+def open_for_targets(kind: str, target_ids: Iterable[int],
+                     at: datetime | None = None) -> dict[int, list[Invitation]]:
+    """``open_for`` for many targets in one query: target id → its open invitations (oldest
+    first); targets without one are absent."""
+    ids = sorted(set(target_ids))
+    found: dict[int, list[Invitation]] = {}
+    if not ids:
+        return found
+    at = at or clock.now()
+    for inv in db.session.scalars(
+        select(Invitation).where(
+            Invitation.kind == kind,
+            Invitation.target_id.in_(ids),
+            Invitation.used_at.is_(None),
+            Invitation.revoked_at.is_(None),
+            Invitation.expires_at > at,
+        ).order_by(Invitation.id)
+    ):
+        found.setdefault(inv.target_id, []).append(inv)
+    return found
+
+
 # --- whole actions (commit) ---------------------------------------------------------------
 
 def _resolve(ref: Invitation | str) -> Invitation:
@@ -354,7 +385,7 @@ def accept(ref: Invitation | str, user: Any, actor: Actor) -> Invitation:
     invitation, let the handler apply it — one transaction, committed."""
     inv, person, handler = prepare_answer(ref, user)
     try:
-        claim(inv, "accepted", actor)
+        claim(inv, InvitationOutcome.ACCEPTED, actor)
         face.consume(person, handler.face_purpose)
         handler.accepted(inv, person, actor)
         db.session.commit()
@@ -368,7 +399,7 @@ def decline(ref: Invitation | str, user: Any, actor: Actor) -> Invitation:
     """The invitee declines (no face check needed to say no) — committed."""
     inv, person, handler = prepare_answer(ref, user)
     try:
-        claim(inv, "declined", actor)
+        claim(inv, InvitationOutcome.DECLINED, actor)
         handler.declined(inv, person, actor)
         db.session.commit()
     except Exception:
@@ -381,14 +412,14 @@ def resend(inv: Invitation, by_person: InsuredPerson, actor: Actor) -> tuple[Inv
     """Replace an unanswered invitation with a fresh one (new token, fresh validity) for the
     same target and invitee; the old link stops working. Committed."""
     if by_person.id != inv.inviter_person_id:
-        raise Forbidden(MSG_NOT_INVITER, code="not_inviter")
+        raise Forbidden(notices.message("not_inviter"), code="not_inviter")
     if inv.used_at is not None:
-        raise InvitationGone(MSG_USED, code="used")
+        raise gone(InvitationStatus.USED)
     handler = handler_for(inv.kind)
     handler.check_open(inv)
     try:
         revoke(inv, by_person, actor, reason="resent")
-        invitee = db.session.get(InsuredPerson, inv.invitee_person_id)
+        invitee = inv.invitee
         new, raw = create(inv.kind, inv.target_id, by_person, invitee, actor,
                           expires_at=handler.expires_at(inv))
         audit.record("invitation.resent", actor, target=new, person=invitee,
@@ -400,3 +431,12 @@ def resend(inv: Invitation, by_person: InsuredPerson, actor: Actor) -> tuple[Inv
         raise
     return new, raw
 
+
+# --- the sweep ----------------------------------------------------------------------------
+
+def expire_due(now: datetime | None = None) -> dict[str, int]:
+    """Let every flow close the targets whose invitations expired unanswered (for
+    ``flask housekeeping``); kind → how many. Invitations themselves need no write: past
+    ``expires_at`` they read as 已过期."""
+    now = now or clock.now()
+    return {kind: handler.expire_due(now) for kind, handler in sorted(HANDLERS.items())}

@@ -1,12 +1,26 @@
-"""Who may show whose 医保码: the person themselves and holders of an 已绑定 binding."""
+"""Who may show whose 医保码: the person themselves and holders of an 已绑定 binding.
+
+A binding whose self-confirmation date passed counts as ended already, before the sweep
+writes it (read-time condition, as on the family pages).
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import and_, select
 from sqlalchemy.orm import selectinload
 
+from webapp import clock
 from webapp.extensions import db
-from webapp.models import InsuredPerson, KinshipBinding
+from webapp.kinship.models import KinshipBinding
+from webapp.kinship.queries import confirmation_lapsed
+from webapp.kinship.states import BindingStatus
+from webapp.models import InsuredPerson
+
+
+def _usable():
+    """已绑定 and not lapsed."""
+    return and_(KinshipBinding.status == BindingStatus.ACTIVE,
+                ~confirmation_lapsed(clock.today()))
 
 
 def active_binding(holder: InsuredPerson, member: InsuredPerson) -> KinshipBinding | None:
@@ -15,7 +29,7 @@ def active_binding(holder: InsuredPerson, member: InsuredPerson) -> KinshipBindi
         select(KinshipBinding).where(
             KinshipBinding.holder_person_id == holder.id,
             KinshipBinding.member_person_id == member.id,
-            KinshipBinding.status == "active",
+            _usable(),
         )
     )
 
@@ -25,7 +39,7 @@ def showable_people(holder: InsuredPerson) -> list[tuple[InsuredPerson, KinshipB
     bindings = db.session.scalars(
         select(KinshipBinding)
         .options(selectinload(KinshipBinding.member))
-        .where(KinshipBinding.holder_person_id == holder.id, KinshipBinding.status == "active")
+        .where(KinshipBinding.holder_person_id == holder.id, _usable())
         .order_by(KinshipBinding.bound_at, KinshipBinding.id)
     ).all()
     return [(holder, None)] + [(b.member, b) for b in bindings]
@@ -35,6 +49,6 @@ def bindings_to(member: InsuredPerson) -> list[KinshipBinding]:
     """The 已绑定 bindings by which others may show the member's code, with their holders."""
     return list(db.session.scalars(
         select(KinshipBinding).options(selectinload(KinshipBinding.holder))
-        .where(KinshipBinding.member_person_id == member.id, KinshipBinding.status == "active")
+        .where(KinshipBinding.member_person_id == member.id, _usable())
         .order_by(KinshipBinding.id)
     ))

@@ -152,6 +152,6 @@ def letter_for(user, public_id: str) -> CommitmentLetter:
         or (getattr(user, "person_id", None) is not None
             and user.person_id == letter.signer_person_id)
     )
-    if not allowed:
+    if letter is None or not allowed:
         raise NotFound("承诺书不存在")
     return letter

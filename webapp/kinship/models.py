@@ -18,20 +18,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.columns import CreatedAtMixin, PublicIdMixin
 from webapp.extensions import db
-
-# Binding states (DESIGN.md): 待确认 → 已绑定 / 已拒绝 / 已过期; 待审核 → 已绑定 / 未通过;
-# 已绑定 → 已解除.
-BINDING_STATUSES = {
-    "pending_confirm": "待确认",
-    "pending_review": "待审核",
-    "active": "已绑定",
-    "declined": "已拒绝",
-    "expired": "已过期",
-    "rejected": "未通过",
-    "ended": "已解除",
-}
-# States that occupy a slot of the holder's member limit and block a duplicate.
-OPEN_STATUSES = ("pending_confirm", "pending_review", "active")
+from webapp.kinship.states import AWAITING_SELF, BindingStatus, Shown
+from webapp.states import status_check, status_column
 
 
 class KinshipBinding(PublicIdMixin, CreatedAtMixin, db.Model):
@@ -40,18 +28,14 @@ class KinshipBinding(PublicIdMixin, CreatedAtMixin, db.Model):
     __tablename__ = "kinship_binding"
     __table_args__ = (
         CheckConstraint("holder_person_id <> member_person_id", name="not_self"),
-        CheckConstraint(
-            "status in ('pending_confirm','pending_review','active','declined','expired',"
-            "'rejected','ended')",
-            name="status",
-        ),
+        status_check(BindingStatus),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     holder_person_id: Mapped[int] = mapped_column(ForeignKey("insured_person.id"), index=True)
     member_person_id: Mapped[int] = mapped_column(ForeignKey("insured_person.id"), index=True)
     relation: Mapped[str] = mapped_column(String(20))  # policy relation code
-    status: Mapped[str] = mapped_column(String(20), index=True)
+    status: Mapped[BindingStatus] = status_column(BindingStatus, index=True)
     # Region whose policy governed the binding (the holder's insured region at creation).
     region_code: Mapped[str] = mapped_column(String(6))
     material_id: Mapped[int | None] = mapped_column(ForeignKey("kinship_material.id"))
@@ -77,11 +61,16 @@ class KinshipBinding(PublicIdMixin, CreatedAtMixin, db.Model):
     __mapper_args__ = {"version_id_col": version}
 
     @property
+    def shown(self) -> BindingStatus | Shown:
+        """The state as pages show it (待本人确认 while a 16-year-old has to confirm)."""
+        if self.status == BindingStatus.ACTIVE and self.self_confirm_due is not None:
+            return AWAITING_SELF
+        return BindingStatus(self.status)
+
+    @property
     def status_label(self) -> str:
-        """Chinese label of the state (待本人确认 while a 16-year-old has to confirm)."""
-        if self.status == "active" and self.self_confirm_due is not None:
-            return "待本人确认"
-        return BINDING_STATUSES.get(self.status, self.status)
+        """Chinese label of the shown state."""
+        return self.shown.label
 
 
 class KinshipMaterial(PublicIdMixin, CreatedAtMixin, db.Model):
@@ -112,28 +101,3 @@ class CommitmentLetter(PublicIdMixin, CreatedAtMixin, db.Model):
     signed_at: Mapped[datetime] = mapped_column(DateTime)
     ip: Mapped[str] = mapped_column(String(45), default="")
     user_agent: Mapped[str] = mapped_column(String(200), default="")
-
-
-class Invitation(PublicIdMixin, CreatedAtMixin, db.Model):
-    """An invitation link for a relative aged 16+: only the token's hash is stored.
-
-    Reused by 家庭共济: ``kind`` says which flow, ``target_id`` names the row it confirms
-    (a KinshipBinding for 'kinship', an aid membership for 'aid').
-    """
-
-    __tablename__ = "invitation"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    kind: Mapped[str] = mapped_column(String(20), default="kinship")
-    target_id: Mapped[int] = mapped_column(Integer, index=True)
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    inviter_person_id: Mapped[int] = mapped_column(ForeignKey("insured_person.id"), index=True)
-    invitee_person_id: Mapped[int] = mapped_column(ForeignKey("insured_person.id"), index=True)
-    expires_at: Mapped[datetime] = mapped_column(DateTime)
-    used_at: Mapped[datetime | None] = mapped_column(DateTime)
-    # accepted | declined (set with used_at)
-    outcome: Mapped[str] = mapped_column(String(10), default="")
-    revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
-
-    inviter = relationship("InsuredPerson", foreign_keys=[inviter_person_id])
-    invitee = relationship("InsuredPerson", foreign_keys=[invitee_person_id])

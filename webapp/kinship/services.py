@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from datetime import date, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from webapp import clock
 from webapp.audit import services as audit
@@ -26,15 +26,14 @@ from webapp.extensions import db
 from webapp.face import services as face
 from webapp.idnumber import IdInfo, IdNumberError, age_on, date_turning, parse_id_number
 from webapp.invitations import services as invitations
-from webapp.kinship import letters
-from webapp.masking import mask_name
-from webapp.messages import services as messages
-from webapp.models import OPEN_STATUSES, InsuredPerson, KinshipBinding, KinshipMaterial
-from webapp.policy import material_label, policy_for, relation_label
+from webapp.kinship import letters, notices, queries
+from webapp.kinship.models import KinshipBinding, KinshipMaterial
+from webapp.kinship.states import BindingStatus
+from webapp.kinship.steps import KIND
+from webapp.models import InsuredPerson
+from webapp.policy import KinshipRules, age_order, material_label, policy_for, relation_label
 
 NOT_FOUND = "未找到该家庭成员的参保信息，请核对姓名和身份证号"
-# Relations whose member must be born after (younger) or before (older) the holder.
-AGE_ORDER = {"child": "younger", "grandchild": "younger", "parent": "older", "grandparent": "older"}
 
 
 @dataclass(frozen=True)
@@ -72,7 +71,7 @@ class Completed:
     token: str | None
 
 
-def rules_for(holder: InsuredPerson):
+def rules_for(holder: InsuredPerson) -> KinshipRules:
     """The kinship section of the policy of the holder's insured region."""
     return policy_for(holder.region_code).kinship
 
@@ -90,17 +89,12 @@ def add_working_days(day: date, n: int) -> date:
 
 def open_count(holder: InsuredPerson) -> int:
     """The holder's bindings that occupy a slot (active and pending)."""
-    return db.session.scalar(
-        select(func.count(KinshipBinding.id)).where(
-            KinshipBinding.holder_person_id == holder.id,
-            KinshipBinding.status.in_(OPEN_STATUSES),
-        )
-    ) or 0
+    return queries.room(holder).used
 
 
 def counter_text(holder: InsuredPerson) -> str:
     """"已绑定 3/5" (pending ones counted)."""
-    return f"已绑定 {open_count(holder)}/{rules_for(holder).max_members}"
+    return queries.room(holder).text
 
 
 def holders_this_month(member: InsuredPerson, today: date | None = None) -> set[int]:
@@ -134,21 +128,22 @@ def materials_text(codes) -> str:
     return "可上传：" + "、".join(material_label(c) for c in codes) if codes else ""
 
 
-def check_limits(holder: InsuredPerson, member: InsuredPerson, rules, today: date) -> None:
+def check_limits(holder: InsuredPerson, member: InsuredPerson, rules: KinshipRules,
+                 today: date) -> None:
     """Duplicate, members per holder, holders per member this month."""
     duplicate = db.session.scalar(
         select(KinshipBinding.id).where(
             KinshipBinding.holder_person_id == holder.id,
             KinshipBinding.member_person_id == member.id,
-            KinshipBinding.status.in_(OPEN_STATUSES),
+            queries.occupying(clock.now(), today),
         )
     )
     if duplicate:
         raise DomainError("该家庭成员已添加，请勿重复添加", field="id_number", code="duplicate")
-    count = open_count(holder)
-    if count >= rules.max_members:
+    room = queries.room(holder)
+    if room.full:
         raise DomainError(
-            f"您最多可添加{rules.max_members}名家庭成员（含待确认、待审核），当前已添加{count}名",
+            f"您最多可添加{room.limit}名家庭成员（含待确认、待审核），当前已添加{room.used}名",
             code="max_members",
         )
     holders = holders_this_month(member, today)
@@ -171,11 +166,12 @@ def parse_relative_id(holder: InsuredPerson, id_number: str, today: date) -> IdI
     return info
 
 
-def check_relation(holder: InsuredPerson, info: IdInfo, relation: str, rules) -> None:
+def check_relation(holder: InsuredPerson, info: IdInfo, relation: str,
+                   rules: KinshipRules) -> None:
     """The relation is allowed by the policy and plausible by birth dates."""
     if relation not in rules.relations:
         raise DomainError("请选择可添加的关系", field="relation", code="relation")
-    order = AGE_ORDER.get(relation)
+    order = age_order(relation)
     if order == "younger" and not info.birth_date > holder.birth_date:
         raise DomainError(f"{relation_label(relation)}的年龄应小于您的年龄", field="relation",
                           code="younger")
@@ -288,6 +284,7 @@ def complete_binding(
     db.session.expire_all()  # the checks below must see what committed while we waited
     relative = check_relative(holder, name, id_number, relation)
     check_material(holder, material, relative)
+    assert material is not None  # check_material refused a missing one
     face.consume(holder, "kinship_add")
     letter = letters.sign(holder, rules.letter_version, typed_name, signature_data_url, actor)
     today = clock.today()
@@ -300,19 +297,20 @@ def complete_binding(
         letter_id=letter.id,
     )
     if not relative.under_age:
-        binding.status = "pending_confirm"
+        binding.status = BindingStatus.PENDING_CONFIRM
     elif rules.review_required:
-        binding.status = "pending_review"
+        binding.status = BindingStatus.PENDING_REVIEW
         binding.review_due = add_working_days(today, rules.review_working_days)
     else:
-        binding.status = "active"
+        binding.status = BindingStatus.ACTIVE
         binding.bound_at = clock.now()
     db.session.add(binding)
     db.session.flush()
     token = None
-    if binding.status == "pending_confirm":
-        _, token = invitations.create("kinship", binding.id, holder, relative.member, actor)
-    notify(binding, holder, relative.member)
+    if binding.status == BindingStatus.PENDING_CONFIRM:
+        _, token = invitations.create(KIND, binding.id, holder, relative.member, actor)
+    notices.send(binding, "created", binding.status.value,
+                 review_due=binding.review_due.isoformat() if binding.review_due else "")
     audit.record("kinship.letter_signed", actor, target=letter, person=holder,
                  detail={"version": letter.version, "sha256": letter.text_sha256})
     audit.record("kinship.binding_created", actor, target=binding, person=relative.member,
@@ -321,35 +319,7 @@ def complete_binding(
     return Completed(binding, token)
 
 
-def family_link() -> str:
-    """The 亲情账户 page as a site-relative link for messages."""
-    return messages.page("family.index")
-
-
-def notify(binding: KinshipBinding, holder: InsuredPerson, member: InsuredPerson) -> None:
-    """Tell both sides what the new binding means."""
-    label = relation_label(binding.relation)
-    who = f"{mask_name(member.name)}（{label}）"
-    by = mask_name(holder.name)
-    link = family_link()
-    if binding.status == "active":
-        to_holder = ("已添加家庭成员", f"您已将{who}添加为亲情账户家庭成员，现在可以代其出示医保码。")
-        to_member = ("您已被添加为亲情账户家庭成员",
-                     f"{by}已将您添加为其亲情账户家庭成员（关系：{label}），可代您出示医保码。"
-                     "如有疑问，可在“绑定我的人”中解除绑定。")
-        category = "binding"
-    elif binding.status == "pending_review":
-        to_holder = ("家庭成员添加申请已提交",
-                     f"您添加{who}的申请已提交，证明材料将在{binding.review_due.isoformat()}前审核完成。")
-        to_member = ("有人申请将您添加为亲情账户家庭成员",
-                     f"{by}申请将您添加为其亲情账户家庭成员（关系：{label}），材料审核中。")
-        category = "review"
-    else:
-        to_holder = (f"已向{mask_name(member.name)}发送邀请",
-                     f"请将邀请链接发给{who}，对方本人确认后绑定生效。")
-        to_member = (f"{by}邀请您成为亲情账户家庭成员",
-                     f"{by}邀请您成为其亲情账户家庭成员（关系：{label}）。"
-                     "请打开对方发给您的邀请链接，完成人脸识别后确认或拒绝。")
-        category = "invitation"
-    messages.send(holder, *to_holder, category=category, link=link)
-    messages.send(member, *to_member, category=category, link=link)
+def agree_notice(holder: InsuredPerson, version: str, actor: Actor) -> None:
+    """The holder agreed to the 家庭成员添加告知书 of this version (audited); committed."""
+    audit.record("kinship.notice_agreed", actor, person=holder, detail={"version": version})
+    db.session.commit()

@@ -33,6 +33,7 @@ from webapp.blueprints.family.forms import (
 from webapp.blueprints.invite.share import invite_share
 from webapp.extensions import limiter
 from webapp.face import services as face
+from webapp.forms import select_choices
 from webapp.idnumber import IdNumberError, parse_id_number
 from webapp.kinship import letters, materials, queries
 from webapp.kinship import services as kinship
@@ -172,7 +173,7 @@ def add_info():
         return response
     draft = load_draft()
     form = InfoForm(data={k: draft.get(k, "") for k in INFO_FIELDS})
-    form.relation.choices = relation_choices()
+    form.relation.choices = select_choices(relation_choices())
     preview = None
     if request.method == "POST" and form.back.data:
         draft.update({k: (getattr(form, k).data or "")[:40] for k in INFO_FIELDS})
@@ -235,7 +236,7 @@ def add_material():
     under_age, allowed = draft_relative(draft)
     current = materials.owned(holder(), draft.get("material"))
     form = MaterialForm(material_type=draft.get("material_type") or (allowed[0] if allowed else ""))
-    form.material_type.choices = [(c, material_label(c)) for c in allowed]
+    form.material_type.choices = select_choices((c, material_label(c)) for c in allowed)
     if request.method == "POST" and form.back.data:
         draft["material_type"] = form.material_type.data or ""
         save_draft(draft)

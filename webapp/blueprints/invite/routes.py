@@ -15,27 +15,18 @@ from __future__ import annotations
 from flask import current_app, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from webapp.blueprints.auth.forms import LogoutForm
 from webapp.blueprints.face import start_face_check
 from webapp.blueprints.invite import bp
 from webapp.domain import DomainError, NotFound
-from webapp.extensions import db, limiter
+from webapp.extensions import limiter
 from webapp.face import services as face
 from webapp.forms import ActionForm
+from webapp.invitations import notices
 from webapp.invitations import services as invitations
-from webapp.models import InsuredPerson, Invitation
+from webapp.invitations.models import Invitation
+from webapp.masking import mask_name
 from webapp.web import current_actor
-
-# Titles of the refusal pages, by error code.
-TITLES = {
-    "unknown": "邀请链接无效",
-    "expired": "邀请已过期",
-    "used": "邀请已处理",
-    "revoked": "邀请已撤回",
-    "target_gone": "邀请已失效",
-    "wrong_person": "不是发给您的邀请",
-    "staff": "请使用参保人账号",
-    "face_required": "请先完成人脸识别",
-}
 
 
 def _limit() -> str:
@@ -44,26 +35,19 @@ def _limit() -> str:
 
 def refusal(err: DomainError, inv: Invitation | None = None):
     """The page that says why the invitation cannot be used (nothing changed)."""
-    db.session.rollback()
-    code = err.code if err.code in TITLES else "unknown"
-    inviter = None
-    if inv is not None and code in ("expired", "used", "revoked", "target_gone"):
-        inviter = db.session.get(InsuredPerson, inv.inviter_person_id)
-    logout_form = None
-    if code in ("wrong_person", "staff"):
-        from webapp.blueprints.auth.forms import LogoutForm
-
-        logout_form = LogoutForm()
-    return render_template("invite/problem.html", code=code, title=TITLES[code],
-                           message=err.message, inviter=inviter,
-                           logout_form=logout_form), err.status
+    code = err.code if err.code in notices.REFUSALS else "unknown"
+    page = notices.refusal(code)
+    inviter = inv.inviter if inv is not None and code in notices.NAMES_INVITER else None
+    return render_template(
+        "invite/problem.html", code=code, refusal=page, message=err.message,
+        hint=page.hint_for(mask_name(inviter.name) if inviter else None),
+        logout_form=LogoutForm() if code in notices.OFFERS_LOGOUT else None), err.status
 
 
 def offer_page(inv: Invitation, template: str = "invite/show.html", status: int = 200, **extra):
     """The invitation page: who invites, the relation, what accepting means, until when."""
     handler = invitations.handler_for(inv.kind)
-    invitee = db.session.get(InsuredPerson, inv.invitee_person_id)
-    return render_template(template, inv=inv, offer=handler.offer(inv), invitee=invitee,
+    return render_template(template, inv=inv, offer=handler.offer(inv), invitee=inv.invitee,
                            form=ActionForm(), **extra), status
 
 
@@ -72,7 +56,7 @@ def load_mine(public_id: str) -> Invitation:
     person = invitations.person_of(current_user._get_current_object())
     inv = invitations.get(public_id)
     if inv is None or inv.invitee_person_id != person.id:
-        raise NotFound(invitations.MSG_UNKNOWN, code="unknown")
+        raise NotFound(notices.message("unknown"), code="unknown")
     return inv
 
 
@@ -156,7 +140,6 @@ def confirm(public_id: str):
             invitations.accept(inv, current_user._get_current_object(), current_actor())
         except DomainError as err:
             if err.code == "face_required":
-                db.session.rollback()
                 return start_face_check(person, handler.face_purpose,
                                         url_for("invite.confirm", public_id=inv.public_id))
             return refusal(err, inv)
@@ -193,6 +176,5 @@ def done(public_id: str):
     if inv.used_at is None:
         return redirect(url_for("invite.view", public_id=public_id))
     handler = invitations.handler_for(inv.kind)
-    inviter = db.session.get(InsuredPerson, inv.inviter_person_id)
-    return render_template("invite/done.html", inv=inv, inviter=inviter, offer=handler.offer(inv),
+    return render_template("invite/done.html", inv=inv, inviter=inv.inviter, offer=handler.offer(inv),
                            next_url=handler.done_url(inv, inv.outcome) or url_for("main.index"))
