@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app webapp
+# `make run PORT=8080 HOST=127.0.0.1` serves elsewhere.
+HOST ?= 0.0.0.0
+PORT ?= 5000
 # The suite runs on every core (pytest-xdist; each worker gets its own PostgreSQL database).
 PYTEST_ARGS ?= -n auto
 
@@ -23,10 +26,10 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
 
-## make run: install, create the SQLite database with demo data when missing, serve on 0.0.0.0:5000
+## make run: install, create the SQLite database with demo data when missing, serve on $(HOST):$(PORT)
 run: install
-	$(FLASK) init-demo
-	$(FLASK) run --host 0.0.0.0 --port 5000
+	FLASK_RUN_PORT=$(PORT) $(FLASK) init-demo
+	$(FLASK) run --host $(HOST) --port $(PORT)
 
 ## make test: install what the tests need and run the whole suite
 test: install-test

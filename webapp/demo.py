@@ -44,6 +44,7 @@ class DemoPerson:
     login: bool = False  # create a login (phone + Demo1234)
     face_check_fails: bool = False
     who: str = ""  # who they are, for the printed list of logins
+    born: date | None = None  # a fixed birth date (a stable ID number the README quotes)
 
 
 @dataclass(frozen=True)
@@ -62,7 +63,8 @@ NANCHANG, NANJING, HAIKOU = "360102", "320102", "460105"
 FAMILIES: tuple[tuple[str, tuple[DemoPerson, ...]], ...] = (
     ("江西·南昌 张家", (
         DemoPerson("张建国", NANCHANG, 111, 38, 75, "employee", 235_000, phone="13800000001",
-                   login=True, who="江西 张建国，职工医保，个人账户 ¥2350.00（一家之主）"),
+                   login=True, who="江西 张建国，职工医保，个人账户 ¥2350.00（一家之主）",
+                   born=date(1988, 3, 15)),  # 360102198803151117, quoted in README.md
         DemoPerson("李秀英", NANCHANG, 112, 36, 140, "employee", 120_000, phone="13800000002",
                    who="妻子，未注册账号（可演示注册）"),
         DemoPerson("张子豪", NANCHANG, 113, 16, 120, phone="13800000003", login=True,
@@ -184,7 +186,7 @@ def seed_demo() -> SeedResult:
         for p in members:
             person = _existing_demo_person(p)
             if person is None:
-                number = _free_number(p, years_ago(p.years, p.days))
+                number = _free_number(p, p.born or years_ago(p.years, p.days))
                 person = registry.add_person(
                     p.name, number, p.phone, insurance_type=p.insurance, status=p.status,
                     balance_fen=p.balance_fen, face_check_fails=p.face_check_fails,

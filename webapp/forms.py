@@ -7,10 +7,11 @@ webapp/money.py. Forms check shape; services still check the rules that need the
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from flask_wtf import FlaskForm
-from wtforms import StringField
+from wtforms import SelectChoice, StringField
 from wtforms.validators import DataRequired, Length, Optional, Regexp, ValidationError
 
 from webapp.accounts.services import MSG_PHONE_FORMAT, PHONE_RE, normalise_phone
@@ -125,3 +126,8 @@ class YuanField(StringField):
         if isinstance(self.data, int):
             return yuan(self.data)
         return str(self.data or "")
+
+
+def select_choices(pairs: Iterable[tuple[str, str]]) -> list[SelectChoice]:
+    """(value, label) pairs as SelectChoice options (tuple choices are removed in WTForms 3.4)."""
+    return [SelectChoice(value, label) for value, label in pairs]

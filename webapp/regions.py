@@ -1,6 +1,12 @@
-"""Province-level administrative divisions (GB/T 2260) by their 6-digit region code."""
+"""Administrative divisions (GB/T 2260) by their 6-digit region code: the 34 province-level
+units, and the real list of province, prefecture and county codes (webapp/gb2260.tsv)."""
 
 from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+DIVISIONS_FILE = Path(__file__).with_name("gb2260.tsv")
 
 UNKNOWN_REGION = "未知地区"
 
@@ -58,6 +64,22 @@ def province_of(code: str) -> str:
 def is_known_province(code: str) -> bool:
     """True when the 6-digit region code lies in one of the 34 province-level units."""
     return is_region_code(code) and province_of(code) in PROVINCES
+
+
+@cache
+def divisions() -> dict[str, str]:
+    """Every GB/T 2260 code of the vendored list with its name (read once)."""
+    rows: dict[str, str] = {}
+    for line in DIVISIONS_FILE.read_text(encoding="utf-8").splitlines():
+        if line and not line.startswith("#"):
+            code, name = line.split("\t", 1)
+            rows[code] = name
+    return rows
+
+
+def is_known_region(code: object) -> bool:
+    """True when code is a real province, prefecture or county code ('123456' is not)."""
+    return is_region_code(code) and code in divisions()
 
 
 def province_name(code: object) -> str:

@@ -1,5 +1,6 @@
 """`init-demo`: create the database when missing and fill it with demo data."""
 
+import os
 from pathlib import Path
 
 import click
@@ -40,4 +41,5 @@ def register(app: Flask) -> None:
         click.echo(f"\n演示账号（密码均为 {DEMO_LOGINS['password']}）：")
         for role, phone, who in DEMO_LOGINS["accounts"]:
             click.echo(f"  {role:<8} {phone}  {who}")
-        click.echo("\n打开 http://127.0.0.1:5000/ （手机可用本机局域网地址访问）\n")
+        port = os.environ.get("FLASK_RUN_PORT", "5000")
+        click.echo(f"\n打开 http://127.0.0.1:{port}/ （手机可用本机局域网地址访问）\n")

@@ -36,7 +36,7 @@ from webapp.models import (
     User,
 )
 from webapp.money import YuanError, parse_yuan
-from webapp.regions import is_known_province, province_of
+from webapp.regions import is_known_region, province_of
 
 __all__ = [
     "MSG_PASSWORD_RULE",
@@ -106,9 +106,10 @@ def validate_password(password: str | None, field: str = "password") -> str:
 
 
 def validate_region(code: str | None, field: str = "region") -> str:
-    """A 6-digit code in a known province; returns the province code ('360102' → '360000')."""
+    """A real GB/T 2260 code (province, prefecture or county); returns its province code
+    ('360102' → '360000'; '123456' is refused)."""
     text = normalise(code)
-    if not is_known_province(text):
+    if not is_known_region(text):
         raise DomainError(MSG_REGION, field=field, code="region")
     return province_of(text)
 

@@ -13,7 +13,7 @@ from wtforms import (
 )
 from wtforms.validators import Length, Optional
 
-from webapp.forms import IdNumberField, strip
+from webapp.forms import IdNumberField, select_choices, strip
 from webapp.review.services import NOTE_MAX, REJECT_REASONS
 
 
@@ -31,7 +31,8 @@ class DecisionForm(FlaskForm):
     """通过, or 不通过 with a reason from the list (其他 needs the reviewer's words)."""
 
     version = HiddenField()
-    reason = RadioField("不通过原因", choices=list(REJECT_REASONS.items()), validate_choice=False)
+    reason = RadioField("不通过原因", choices=select_choices(REJECT_REASONS.items()),
+                        validate_choice=False)
     note = TextAreaField(
         "补充说明", filters=[strip],
         validators=[Optional(), Length(max=NOTE_MAX, message=f"说明不超过{NOTE_MAX}字")],

@@ -9,6 +9,7 @@ from flask_login import current_user
 from webapp.audit import search as audit_search
 from webapp.blueprints.review import bp
 from webapp.blueprints.review.forms import ResubmitForm
+from webapp.forms import select_choices
 from webapp.domain import DomainError
 from webapp.extensions import db
 from webapp.kinship import materials
@@ -37,7 +38,8 @@ def application(public_id: str):
         except DomainError as err:
             blocked = err.message
     if allowed is not None:
-        form.material_type.choices = [(c, material_label(c)) for c in allowed.materials]
+        form.material_type.choices = select_choices(
+            (c, material_label(c)) for c in allowed.materials)
         if request.method == "GET" and binding.material is not None \
                 and binding.material.material_type in allowed.materials:
             form.material_type.data = binding.material.material_type

@@ -21,6 +21,7 @@ from webapp.audit.search import AuditQuery
 from webapp.blueprints.review import bp
 from webapp.blueprints.review.forms import AuditSearchForm, DecisionForm
 from webapp.domain import Conflict, DomainError
+from webapp.forms import select_choices
 from webapp.extensions import db
 from webapp.kinship import letters
 from webapp.policy import material_label, relation_label
@@ -158,7 +159,7 @@ def audit_query(form: AuditSearchForm) -> AuditQuery:
 def audit():
     """审计日志: search by ID number, actor (phone or label), date range and action; paged."""
     form = AuditSearchForm(request.args)
-    form.action.choices = [("", "全部操作"), *audit_search.known_actions()]
+    form.action.choices = select_choices([("", "全部操作"), *audit_search.known_actions()])
     results = None
     query = AuditQuery()
     if form.validate():
@@ -182,7 +183,7 @@ def audit():
 def audit_csv():
     """The same search as CSV (UTF-8 with BOM for Excel, China time, masked)."""
     form = AuditSearchForm(request.args)
-    form.action.choices = [("", "全部操作")]
+    form.action.choices = select_choices([("", "全部操作")])
     if not form.validate():
         flash("搜索条件有误，请修改后再导出", "error")
         return redirect(url_for("review.audit", **request.args))
