@@ -13,7 +13,7 @@ from webapp.extensions import db
 from webapp.invitations.states import InvitationStatus
 
 
-class Invitation(PublicIdMixin, CreatedAtMixin, db.Model):
+class Invitation(PublicIdMixin, CreatedAtMixin, db.Model):  # type: ignore[name-defined]  # flask-sqlalchemy
     """An invitation link for a relative aged 16+: only the token's hash is stored.
 
     Reused by 家庭共济: ``kind`` says which flow, ``target_id`` names the row it confirms

@@ -21,8 +21,8 @@ from webapp.audit.services import Actor
 from webapp.domain import Conflict, NotFound
 from webapp.extensions import db
 from webapp.invitations import services as invitations
+from webapp.invitations.handlers import InvitationGone, InvitationHandler, Offer
 from webapp.invitations.models import Invitation
-from webapp.invitations.services import InvitationGone, InvitationHandler, Offer
 from webapp.invitations.states import InvitationOutcome, InvitationStatus
 from webapp.kinship import notices, queries, sweeps
 from webapp.kinship.models import KinshipBinding

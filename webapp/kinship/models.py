@@ -22,7 +22,7 @@ from webapp.kinship.states import AWAITING_SELF, BindingStatus, Shown
 from webapp.states import status_check, status_column
 
 
-class KinshipBinding(PublicIdMixin, CreatedAtMixin, db.Model):
+class KinshipBinding(PublicIdMixin, CreatedAtMixin, db.Model):  # type: ignore[name-defined]  # flask-sqlalchemy
     """A holder (持有人) binds a relative (家庭成员) so they may show the relative's 医保码."""
 
     __tablename__ = "kinship_binding"
@@ -73,7 +73,7 @@ class KinshipBinding(PublicIdMixin, CreatedAtMixin, db.Model):
         return self.shown.label
 
 
-class KinshipMaterial(PublicIdMixin, CreatedAtMixin, db.Model):
+class KinshipMaterial(PublicIdMixin, CreatedAtMixin, db.Model):  # type: ignore[name-defined]  # flask-sqlalchemy
     """证明材料: an uploaded proof file, stored under instance/ with a random name."""
 
     __tablename__ = "kinship_material"
@@ -87,7 +87,7 @@ class KinshipMaterial(PublicIdMixin, CreatedAtMixin, db.Model):
     sha256: Mapped[str] = mapped_column(String(64))
 
 
-class CommitmentLetter(PublicIdMixin, CreatedAtMixin, db.Model):
+class CommitmentLetter(PublicIdMixin, CreatedAtMixin, db.Model):  # type: ignore[name-defined]  # flask-sqlalchemy
     """个人承诺书 signed by the holder: letter version, text hash, typed name, drawn signature."""
 
     __tablename__ = "commitment_letter"
