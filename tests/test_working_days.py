@@ -132,6 +132,7 @@ def test_the_deadline_comes_from_the_policy(app, factory, monkeypatch):
     monkeypatch.setattr(policy, "policy_for", lambda code: slow)
     monkeypatch.setattr("webapp.kinship.services.policy_for", lambda code: slow)
     monkeypatch.setattr("webapp.review.services.policy_for", lambda code: slow)
+    monkeypatch.setattr("webapp.review.rules.policy_for", lambda code: slow)
     clock.freeze(china_morning(FRI))
     user, child = jiangsu_family(factory)
     binding = submit(user.person, child)

@@ -10,12 +10,10 @@ from webapp.audit import search as audit_search
 from webapp.blueprints.review import bp
 from webapp.blueprints.review.forms import ResubmitForm
 from webapp.forms import select_choices
-from webapp.domain import DomainError
-from webapp.extensions import db
 from webapp.kinship import materials
-from webapp.policy import material_label, relation_label
+from webapp.policy import material_label
+from webapp.review import queries
 from webapp.review import services as review
-from webapp.units import size_text
 from webapp.web import attempt, current_actor, no_store, page_number, role_required
 
 
@@ -28,15 +26,10 @@ def holder():
 @role_required("insured")
 def application(public_id: str):
     """My application: 待审核 with its expected date, or 未通过 with the reason and 重新提交."""
-    binding = review.holder_binding(holder(), public_id)
+    binding = queries.holder_binding(holder(), public_id)
+    view = queries.application_page(binding)
     form = ResubmitForm()
-    allowed = None
-    blocked = ""
-    if binding.status == "rejected":
-        try:
-            allowed = review.resubmit_rules(binding)
-        except DomainError as err:
-            blocked = err.message
+    allowed = view.allowed
     if allowed is not None:
         form.material_type.choices = select_choices(
             (c, material_label(c)) for c in allowed.materials)
@@ -45,22 +38,14 @@ def application(public_id: str):
             form.material_type.data = binding.material.material_type
     if request.method == "POST":
         if allowed is None:
-            flash(blocked or review.NOT_PENDING_RESUBMIT, "error")
+            flash(view.blocked or review.NOT_PENDING_RESUBMIT, "error")
             return redirect(url_for("review.application", public_id=public_id))
         if form.validate_on_submit():
             if resubmitted(binding, form):
                 flash("已重新提交，请等待审核", "success")
                 return redirect(url_for("review.application", public_id=public_id))
     response = make_response(render_template(
-        "review/application.html", binding=binding, form=form, allowed=allowed,
-        blocked=blocked, relation=relation_label(binding.relation),
-        waiting=review.waiting(binding) if binding.status == "pending_review" else None,
-        material_name=material_label(binding.material.material_type)
-        if binding.material else "",
-        formats=materials.formats_text(allowed.formats) if allowed else "",
-        accept=materials.accept_attr(allowed.formats) if allowed else "",
-        max_text=size_text(allowed.max_bytes) if allowed else "",
-        family_url=back_url(binding),
+        "review/application.html", form=form, family_url=back_url(binding), **view.context(),
     ), 400 if form.errors or form.form_errors else 200)
     return no_store(response)
 
@@ -86,8 +71,7 @@ def resubmitted(binding, form: ResubmitForm) -> bool:
     done = attempt(form, review.resubmit, holder(), binding.public_id, material,
                    current_actor())
     if done is None:
-        materials.discard_unused(holder(), material.public_id)
-        db.session.refresh(binding)
+        materials.discard_unused(holder(), material.public_id)  # attempt() rolled back
         return False
     return True
 

@@ -22,9 +22,9 @@ from webapp.blueprints.review import bp
 from webapp.blueprints.review.forms import AuditSearchForm, DecisionForm
 from webapp.domain import Conflict, DomainError
 from webapp.forms import select_choices
-from webapp.extensions import db
-from webapp.kinship import letters
-from webapp.policy import material_label, relation_label
+from webapp.kinship.states import BindingStatus
+from webapp.policy import relation_label
+from webapp.review import queries
 from webapp.review import services as review
 from webapp.web import attempt, current_actor, no_store, page_number, role_required
 
@@ -40,41 +40,17 @@ def page_arg() -> int:
 @role_required("reviewer")
 def queue():
     """待审核 (oldest first, waited vs the deadline, overdue marked) or 已处理 (?tab=done)."""
-    tab = "done" if request.args.get("tab") == "done" else "pending"
-    stmt = review.decided_query() if tab == "done" else review.queue_query()
-    page = db.paginate(stmt, page=page_arg(), per_page=PER_PAGE, error_out=False)
-    today = clock.today()
-    rows = [
-        (b, review.waiting(b, today) if b.status == "pending_review" else None)
-        for b in page.items
-    ]
-    reviewers = review.reviewer_names({b.reviewer_user_id for b in page.items})
+    view = queries.queue_page(request.args.get("tab", ""), page_arg(), PER_PAGE)
     return no_store(make_response(render_template(
-        "review/queue.html", tab=tab, page=page, rows=rows, today=today,
-        pending=review.pending_count(), relation_label=relation_label, reviewers=reviewers,
-    )))
+        "review/queue.html", relation_label=relation_label, **view.context())))
 
 
 def detail_page(binding, form: DecisionForm, status: int = 200):
     """The application page (also re-rendered with the form's errors)."""
-    today = clock.today()
-    letter = binding.letter
-    intact = None
-    if letter is not None:
-        try:
-            intact = letters.text_sha256(letters.letter_text(letter.version)) == letter.text_sha256
-        except RuntimeError:
-            intact = False
+    view = queries.detail_page(binding)
     response = make_response(render_template(
-        "review/detail.html", binding=binding, form=form, today=today,
-        holder=binding.holder, member=binding.member, material=binding.material,
-        letter=letter, intact=intact,
-        waiting=review.waiting(binding, today) if binding.status == "pending_review" else None,
-        relation=relation_label(binding.relation),
-        material_name=material_label(binding.material.material_type) if binding.material else "",
-        history=review.history(binding), action_label=audit_search.action_label,
-        reasons=review.REJECT_REASONS,
-    ), status)
+        "review/detail.html", form=form, action_label=audit_search.action_label,
+        **view.context()), status)
     return no_store(response)
 
 
@@ -82,7 +58,7 @@ def detail_page(binding, form: DecisionForm, status: int = 200):
 @role_required("reviewer")
 def detail(public_id: str):
     """One application: the relative (masked), the relation, the material, the letter."""
-    binding = review.for_reviewer(public_id)
+    binding = queries.for_reviewer(public_id)
     form = DecisionForm(version=str(binding.version))
     return detail_page(binding, form)
 
@@ -91,7 +67,7 @@ def detail(public_id: str):
 @role_required("reviewer")
 def decide(public_id: str):
     """通过 / 不通过. The loser of two reviewers deciding at once is told, nothing changes."""
-    binding = review.for_reviewer(public_id)
+    binding = queries.for_reviewer(public_id)
     form = DecisionForm()
     if not form.validate_on_submit():
         return detail_page(binding, form, 400)
@@ -108,13 +84,12 @@ def decide(public_id: str):
         else:
             done = attempt(form, told(review.approve), public_id, reviewer, current_actor(),
                            expected_version=version)
-    except Lost as lost:
-        db.session.rollback()
+    except Lost as lost:  # the service rolled back
         flash(lost.message, "error")
         return redirect(url_for("review.detail", public_id=public_id))
     if done is None:
-        return detail_page(review.for_reviewer(public_id), form, 400)
-    if done.status == "active":
+        return detail_page(queries.for_reviewer(public_id), form, 400)
+    if done.status == BindingStatus.ACTIVE:
         flash("已审核通过，已通知申请人", "success")
     else:
         flash("已审核不通过，已通知申请人", "success")
