@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from functools import cache
 from pathlib import Path
+from typing import TypeGuard
 
 DIVISIONS_FILE = Path(__file__).with_name("gb2260.tsv")
 
@@ -49,7 +50,7 @@ PROVINCES: dict[str, str] = {
 }
 
 
-def is_region_code(code: object) -> bool:
+def is_region_code(code: object) -> TypeGuard[str]:
     """True when code is a string of exactly six ASCII digits."""
     return isinstance(code, str) and len(code) == 6 and code.isascii() and code.isdigit()
 
