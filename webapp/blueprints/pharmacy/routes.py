@@ -129,6 +129,15 @@ def _raise(err: DomainError) -> None:
     raise err
 
 
+def refused(err: DomainError):
+    """A refusal after 预结算: a stale card goes back to scanning, anything else to the card."""
+    db.session.rollback()
+    if err.code in RESCAN:
+        return back_to_scan(err)
+    flash(err.message, "error")
+    return redirect(url_for("pharmacy.patient"))
+
+
 @bp.route("/confirm", methods=["GET", "POST"])
 @role_required("pharmacy")
 def confirm():
@@ -148,11 +157,7 @@ def confirm():
                                              pending["amount_fen"], pending["items"],
                                              msgid=pending["msgid"])
         except DomainError as err:
-            db.session.rollback()
-            if err.code in RESCAN:
-                return back_to_scan(err)
-            flash(err.message, "error")
-            return redirect(url_for("pharmacy.patient"))
+            return refused(err)
         # The pending entry stays: a resubmitted confirm replays the same msgid.
         session.pop(TOKEN_KEY, None)
         assert done.settlement is not None
@@ -163,11 +168,7 @@ def confirm():
         split = settlement.presettle(pending["token"], pharmacy, pending["amount_fen"],
                                      pending["items"])
     except DomainError as err:
-        db.session.rollback()
-        if err.code in RESCAN:
-            return back_to_scan(err)
-        flash(err.message, "error")
-        return redirect(url_for("pharmacy.patient"))
+        return refused(err)
     form.msgid.data = pending["msgid"]
     return render_template("pharmacy/confirm.html", form=form, v=checked, split=split,
                            items=pending["items"], pharmacy=pharmacy)
