@@ -125,3 +125,25 @@ def test_odd_page_numbers_do_not_fail(app, client, factory, page):
     """Bad ?page values give a page, never a 500."""
     login(client, factory.user())
     assert client.get(f"/records/?page={page}").status_code in (200, 404)
+
+
+def test_a_cancelled_purchase_shows_when_and_why_and_is_not_in_the_totals(app, client, factory):
+    """已撤销 pill, 撤销于 <China time>：<reason>; month and header totals count only settled."""
+    from webapp.codes.states import SettlementStatus
+
+    user = factory.user()
+    shop = factory.pharmacy(name="仁心大药房")
+    with clock.frozen_at(NOW):
+        add_settlement(user.person, shop, 1000, NOW - timedelta(hours=3), "口罩")
+        row = add_settlement(user.person, shop, 2350, NOW - timedelta(hours=2), "布洛芬", 2000)
+        row.status = SettlementStatus.CANCELLED
+        row.cancelled_at, row.cancel_reason = NOW - timedelta(hours=1), "顾客退货"
+        row.cash_refunded_fen = row.cash_fen
+        db.session.commit()
+        login(client, user)
+        html = client.get("/records/").get_data(as_text=True)
+        total = records.month_total(user.person)
+    assert (total.count, total.total_fen, total.account_fen) == (1, 1000, 0)
+    assert "2024年5月 医保消费（1 笔）" in html and "合计 ¥10.00（1 笔）" in html
+    assert "已撤销" in html and "撤销于 2024-05-20 11:00：顾客退货" in html
+    assert html.count("rec-row_cancelled") == 1 and "¥23.50" in html
