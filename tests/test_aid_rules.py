@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from tests import kinship_factories as kf
 from webapp import clock
-from webapp.aid import queries, rules
+from webapp.aid import queries, rules, steps
 from webapp.aid import services as aid
 from webapp.audit.services import Actor
 from webapp.domain import DomainError
@@ -376,7 +376,7 @@ def test_unanswered_invitation_expires_and_frees_the_place(app, factory):
     mother = factory.person(name="李秀英", age=62, male=False)
     added = add(user.person, mother, "parent")
     with clock.frozen_at(clock.now() + timedelta(hours=73)):
-        assert aid.expire_invitations() == 1
+        assert steps.expire_invitations() == 1
         db.session.refresh(added.member)
         assert added.member.status == "expired"
         assert audit_count("aid.member_expired") == 1

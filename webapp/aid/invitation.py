@@ -7,11 +7,13 @@ accepting and declining lock the group first, like every other membership change
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from webapp import clock
 from webapp.aid.notices import joined_link, refuse, tell
 from webapp.aid.rules import ACCEPT_PURPOSE, KIND, check_owner, check_person, rules_for, window_text
 from webapp.aid.states import MEMBER, MEMBER_TRANSITIONS
-from webapp.aid.steps import lock_member, step
+from webapp.aid.steps import expire_invitations, lock_member, step
 from webapp.audit.services import Actor
 from webapp.domain import Conflict, DomainError, NotFound
 from webapp.extensions import db
@@ -91,6 +93,10 @@ class AidInvitations(InvitationHandler):
         member = member_of(new)
         tell("invitation_resent", member.group.owner, member, invitation=new,
              until=clock.china_time(new.expires_at))
+
+    def expire_due(self, now: datetime) -> int:
+        """The housekeeping sweep: 待确认 memberships whose invitation lapsed become 已过期."""
+        return expire_invitations(now)
 
     def done_url(self, inv: Invitation, outcome: str) -> str:
         """Back to 被绑定列表 after answering."""

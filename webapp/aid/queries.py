@@ -29,6 +29,7 @@ from webapp.aid.states import OPEN_STATES, AidGroupStatus, AidMemberStatus
 from webapp.codes.states import SettlementStatus
 from webapp.domain import DomainError, NotFound
 from webapp.extensions import db
+from webapp.invitations import services as invitations
 from webapp.kinship.access import showable_people
 from webapp.models import (
     AidGroup,
@@ -85,17 +86,8 @@ def open_members(group: AidGroup) -> list[AidMember]:
 def open_invitations(member_ids: Iterable[int], at: datetime | None = None
                      ) -> dict[int, Invitation]:
     """member id → its newest invitation that may still be answered (one query)."""
-    ids = set(member_ids)
-    if not ids:
-        return {}
-    found = db.session.scalars(
-        select(Invitation).where(
-            Invitation.kind == KIND, Invitation.target_id.in_(ids),
-            Invitation.used_at.is_(None), Invitation.revoked_at.is_(None),
-            Invitation.expires_at > (at or clock.now()),
-        ).order_by(Invitation.id)
-    )
-    return {inv.target_id: inv for inv in found}
+    found = invitations.open_for_targets(KIND, member_ids, at)
+    return {member_id: open_ones[-1] for member_id, open_ones in found.items()}
 
 
 def shown_status(member: AidMember, invitation: Invitation | None) -> AidMemberStatus:

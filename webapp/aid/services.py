@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -30,7 +30,6 @@ from webapp.aid import invitation  # noqa: F401  (registers the 'aid' invitation
 from webapp.aid.notices import refuse, tell
 from webapp.aid.queries import (
     group_of,
-    open_invitations,
     open_members,
     pickable_bindings,
 )
@@ -50,13 +49,10 @@ from webapp.aid.states import (
     MEMBER,
     MEMBER_TRANSITIONS,
     OWNER,
-    SYSTEM,
     AidGroupStatus,
-    AidMemberStatus,
 )
-from webapp.aid.steps import current_status, lock_group, lock_member, step
+from webapp.aid.steps import current_status, expire_stale, lock_group, lock_member, step
 from webapp.audit import services as audit
-from webapp.audit.services import SYSTEM as SYSTEM_ACTOR
 from webapp.audit.services import Actor
 from webapp.domain import DomainError, NotFound
 from webapp.extensions import db
@@ -253,42 +249,3 @@ def resend(owner: InsuredPerson, member: AidMember, actor: Actor) -> str:
     current = invitations.open_for(KIND, member.id)
     _, raw = invitations.resend(current[-1], owner, actor)  # the handler sends the notice
     return raw
-
-
-# --- expiring unanswered invitations ------------------------------------------------------
-
-def expire_stale(group: AidGroup, actor: Actor = SYSTEM_ACTOR,
-                 now: datetime | None = None) -> int:
-    """Mark the group's 待确认 members whose invitations can no longer be answered 已过期
-    (the group locked by the caller; no commit). Returns how many."""
-    pending = list(db.session.scalars(
-        select(AidMember).where(AidMember.group_id == group.id,
-                                AidMember.status == AidMemberStatus.PENDING_CONFIRM)))
-    live = open_invitations((m.id for m in pending), now)
-    stale = [m for m in pending if m.id not in live]
-    for member in stale:
-        step(member, "expire", SYSTEM, actor, group.owner)
-    return len(stale)
-
-
-def expire_invitations(now: datetime | None = None) -> int:
-    """Housekeeping (``flask housekeeping``): record every 待确认 membership whose invitation
-    can no longer be answered as 已过期, both sides told; commits per group. Returns how many."""
-    now = now or clock.now()
-    pending = db.session.execute(
-        select(AidMember.id, AidMember.group_id)
-        .where(AidMember.status == AidMemberStatus.PENDING_CONFIRM)).all()
-    live = open_invitations((member_id for member_id, _ in pending), now)
-    groups = sorted({group_id for member_id, group_id in pending if member_id not in live})
-    count = 0
-    owners = db.session.scalars(
-        select(InsuredPerson).join(AidGroup, AidGroup.owner_person_id == InsuredPerson.id)
-        .where(AidGroup.id.in_(groups)).order_by(AidGroup.id)).all()
-    for owner in owners:
-        try:
-            count += expire_stale(lock_group(owner, SYSTEM), SYSTEM_ACTOR, now)
-            db.session.commit()
-        except DomainError:  # the group was closed meanwhile: its members no longer change
-            db.session.rollback()
-    return count
-

@@ -1,10 +1,12 @@
 """家庭共济 locking and stepping: every membership change locks the group row, re-reads the
 member, looks its step up in ``webapp.aid.states`` and applies it with its audit row and
-notices. Used by the commands (``services``) and the invitation handler (``invitation``).
+notices. Used by the commands (``services``) and the invitation handler (``invitation``),
+which also runs ``expire_invitations`` for the housekeeping sweep.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -18,11 +20,13 @@ from webapp.aid.states import (
     MEMBER_TRANSITIONS,
     OPEN_STATES,
     OWNER,
+    SYSTEM,
     AidMemberStatus,
 )
 from webapp.audit import services as audit
+from webapp.audit.services import SYSTEM as SYSTEM_ACTOR
 from webapp.audit.services import Actor
-from webapp.domain import NotFound
+from webapp.domain import DomainError, NotFound
 from webapp.extensions import db
 from webapp.models import AidGroup, AidMember, InsuredPerson
 from webapp.states import Transition
@@ -88,3 +92,43 @@ def step(member: AidMember, event: str, role: str, actor: Actor, owner: InsuredP
     for notice in row.notify:
         tell(notice, owner, member, limits=window_text(member), **words)
     return row
+
+
+# --- expiring unanswered invitations ------------------------------------------------------
+
+def expire_stale(group: AidGroup, actor: Actor = SYSTEM_ACTOR,
+                 now: datetime | None = None) -> int:
+    """Mark the group's 待确认 members whose invitations can no longer be answered 已过期
+    (the group locked by the caller; no commit). Returns how many."""
+    pending = list(db.session.scalars(
+        select(AidMember).where(AidMember.group_id == group.id,
+                                AidMember.status == AidMemberStatus.PENDING_CONFIRM)))
+    live = open_invitations((m.id for m in pending), now)
+    stale = [m for m in pending if m.id not in live]
+    for member in stale:
+        step(member, "expire", SYSTEM, actor, group.owner)
+    return len(stale)
+
+
+def expire_invitations(now: datetime | None = None) -> int:
+    """Housekeeping (``invitations.expire_due`` → the aid handler): record every 待确认
+    membership whose invitation can no longer be answered as 已过期, both sides told; commits
+    per group. Returns how many."""
+    now = now or clock.now()
+    pending = db.session.execute(
+        select(AidMember.id, AidMember.group_id)
+        .where(AidMember.status == AidMemberStatus.PENDING_CONFIRM)).all()
+    live = open_invitations((member_id for member_id, _ in pending), now)
+    groups = sorted({group_id for member_id, group_id in pending if member_id not in live})
+    count = 0
+    owners = db.session.scalars(
+        select(InsuredPerson).join(AidGroup, AidGroup.owner_person_id == InsuredPerson.id)
+        .where(AidGroup.id.in_(groups)).order_by(AidGroup.id)).all()
+    for owner in owners:
+        try:
+            count += expire_stale(lock_group(owner, SYSTEM), SYSTEM_ACTOR, now)
+            db.session.commit()
+        except DomainError:  # the group was closed meanwhile: its members no longer change
+            db.session.rollback()
+    return count
+
