@@ -34,7 +34,8 @@ class Pos10(Pos):
     """A POS that also speaks the calls of issue 10 (every answer checked against the doc)."""
 
     def msgid(self, sequence: int) -> str:
-        return msgids.new_msgid(self.pharmacy)[:-4] + f"{sequence:04d}"
+        """This POS's message ``sequence`` (one fixed second, so that a retry is the same id)."""
+        return msgids.prefix_of(self.pharmacy) + "20260501103015" + f"{sequence:04d}"
 
     def post(self, path: str, template: str, body) -> tuple:
         r = self.client.post(path, json=body, headers=self.headers())

@@ -88,10 +88,10 @@ def _insert(values: dict[str, Any]) -> bool:
     """INSERT the row unless (pharmacy, msgid) exists; True when this call inserted it."""
     dialect = db.session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    statement = insert(MessageRecord).values(**values).on_conflict_do_nothing(
-        index_elements=["pharmacy_id", "msgid"])
-    result = db.session.execute(statement)
-    return bool(getattr(result, "rowcount", 0) == 1)
+    table = MessageRecord.__table__
+    statement = insert(table).values(**values).on_conflict_do_nothing(
+        index_elements=["pharmacy_id", "msgid"]).returning(table.c.id)
+    return db.session.execute(statement).scalar() is not None
 
 
 def find(pharmacy_id: int, msgid: str) -> MessageRecord | None:
