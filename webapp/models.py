@@ -1,7 +1,7 @@
 """All models, one module per aggregate, re-exported here."""
 
 from webapp.accounts.models import ROLES, Pharmacy, User
-from webapp.aid.models import AID_MEMBER_STATUSES, AID_OPEN_STATUSES, AidGroup, AidMember
+from webapp.aid.models import AidGroup, AidMember
 from webapp.api.models import ApiKey
 from webapp.audit.models import AuditLog
 from webapp.codes.models import InsuranceCode, Settlement
@@ -15,8 +15,6 @@ from webapp.registry.models import INSURANCE_TYPES, INSURED_STATUSES, InsuredPer
 
 __all__ = [
     "ROLES",
-    "AID_MEMBER_STATUSES",
-    "AID_OPEN_STATUSES",
     "AidGroup",
     "AidMember",
     "INSURANCE_TYPES",
