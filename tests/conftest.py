@@ -37,20 +37,25 @@ BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
 
 
 class FreshUserClient(FlaskClient):
-    """Test client that forgets Flask-Login's cached user between requests.
+    """Test client whose every request starts with an empty ``g``, as in production.
 
-    The fixtures keep one app context pushed for the whole test (so tests can call services),
-    and requests reuse it; without this the previous request's user would leak into the next.
+    The fixtures keep one app context pushed for the whole test (so tests can call services
+    and share its session with the requests). A request reuses that context, so without this
+    whatever one request (or the test) cached on ``g`` — Flask-Login's user, the unread count —
+    would leak into the next; the test's own ``g`` is put back after the request.
     """
 
     def open(self, *args, **kwargs):
-        if has_app_context():
-            g.pop("_login_user", None)
+        if not has_app_context():
+            return super().open(*args, **kwargs)
+        state = g._get_current_object().__dict__
+        saved = dict(state)
+        state.clear()
         try:
             return super().open(*args, **kwargs)
         finally:
-            if has_app_context():
-                g.pop("_login_user", None)
+            state.clear()
+            state.update(saved)
 
 
 def make_app(database_url: str, tmp_path, **overrides):

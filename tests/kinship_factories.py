@@ -5,36 +5,13 @@ from __future__ import annotations
 import base64
 import io
 import secrets
-from datetime import datetime
 
 from PIL import Image, ImageDraw
 
+from tests.helpers import binding  # noqa: F401 - kf.binding
 from webapp import clock
 from webapp.extensions import db
-from webapp.models import FaceCheck, InsuredPerson, KinshipBinding, KinshipMaterial
-
-
-def binding(
-    holder: InsuredPerson,
-    member: InsuredPerson,
-    relation: str = "child",
-    status: str = "active",
-    created_at: datetime | None = None,
-) -> KinshipBinding:
-    """A binding row as the wizard would leave it (committed)."""
-    row = KinshipBinding(
-        holder_person_id=holder.id,
-        member_person_id=member.id,
-        relation=relation,
-        status=status,
-        region_code=holder.region_code,
-        bound_at=clock.now() if status == "active" else None,
-    )
-    if created_at is not None:
-        row.created_at = created_at
-    db.session.add(row)
-    db.session.commit()
-    return row
+from webapp.models import FaceCheck, InsuredPerson, KinshipMaterial
 
 
 def face_pass(person: InsuredPerson, purpose: str = "kinship_add", count: int = 1) -> None:

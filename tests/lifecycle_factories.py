@@ -3,12 +3,9 @@ invitations through the service, a login shortcut and a database snapshot."""
 
 from __future__ import annotations
 
-from datetime import datetime
-
-from flask import g
 from sqlalchemy import select
 
-from webapp import clock
+from tests.helpers import binding, login, logout
 from webapp.audit.services import Actor
 from webapp.extensions import db
 from webapp.invitations import services as invitations
@@ -21,22 +18,9 @@ from webapp.models import (
     Message,
 )
 
+__all__ = ["ACTOR", "audit_actions", "binding", "invited", "login", "logout", "snapshot", "titles"]
+
 ACTOR = Actor(ip="127.0.0.1", user_agent="pytest", label="test")
-
-
-def binding(holder: InsuredPerson, member: InsuredPerson, relation: str = "child",
-            status: str = "active", created_at: datetime | None = None) -> KinshipBinding:
-    """A binding row (committed); active ones are bound now."""
-    row = KinshipBinding(
-        holder_person_id=holder.id, member_person_id=member.id, relation=relation,
-        status=status, region_code=holder.region_code,
-        bound_at=clock.now() if status == "active" else None,
-    )
-    if created_at is not None:
-        row.created_at = created_at
-    db.session.add(row)
-    db.session.commit()
-    return row
 
 
 def invited(holder: InsuredPerson, member: InsuredPerson,
@@ -46,21 +30,6 @@ def invited(holder: InsuredPerson, member: InsuredPerson,
     inv, token = invitations.create("kinship", row.id, holder, member, ACTOR)
     db.session.commit()
     return row, inv, token
-
-
-def login(client, user) -> None:
-    """Log the test client in as ``user`` (session only) and forget the cached user."""
-    with client.session_transaction() as session:
-        session["_user_id"] = user.public_id
-        session["_fresh"] = True
-    g.pop("_login_user", None)
-
-
-def logout(client) -> None:
-    """Forget the logged-in user of the test client."""
-    with client.session_transaction() as session:
-        session.pop("_user_id", None)
-    g.pop("_login_user", None)
 
 
 def snapshot() -> dict:

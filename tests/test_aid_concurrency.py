@@ -3,11 +3,10 @@ and acceptances, and concurrent payments by several members never overdraw the o
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 from sqlalchemy import func, select
 
+from tests import helpers
 from tests import kinship_factories as kf
 from tests.test_aid_rules import HAINAN, accept, add, make_owner, open_group
 from tests.test_codes import issue
@@ -22,33 +21,6 @@ from webapp.invitations import services as invitations
 from webapp.models import AidGroup, AidMember, InsuredPerson, LedgerEntry, Pharmacy, Settlement
 
 pytestmark = pytest.mark.postgres
-
-
-def run_concurrently(app, n: int, work) -> list:
-    """Run work(i) in n threads released together; each gets its own session."""
-    barrier = threading.Barrier(n)
-    results: list = [None] * n
-
-    def worker(i: int) -> None:
-        with app.app_context():
-            try:
-                barrier.wait()
-                results[i] = work(i)
-            except DomainError as err:
-                db.session.rollback()
-                results[i] = err.code
-            except Exception as err:  # noqa: BLE001 - reported by the assertions
-                db.session.rollback()
-                results[i] = repr(err)
-            finally:
-                db.session.remove()
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
-    return results
 
 
 def open_count(group_id: int) -> int:
@@ -75,7 +47,7 @@ def test_concurrent_additions_never_exceed_8(pg_app):
         return aid.add_member(owner_p, "child", Actor(label=f"t{i}"), name=person.name,
                               id_number=person.id_number).member.status
 
-    results = run_concurrently(pg_app, 12, work)
+    results = helpers.run_concurrently(pg_app, 12, work)
     ok = [r for r in results if r in ("active", "pending_confirm")]
     assert len(ok) == 2, results
     assert results.count("max_members") == 10, results
@@ -97,7 +69,7 @@ def test_concurrent_hainan_children_never_exceed_3(pg_app):
                               Actor(label=f"t{i}"), name=person.name,
                               id_number=person.id_number).member.status
 
-    results = run_concurrently(pg_app, 8, work)
+    results = helpers.run_concurrently(pg_app, 8, work)
     assert results.count("active") == 3 and results.count("max_children") == 5, results
     assert open_count(group_id) == 3
 
@@ -117,7 +89,7 @@ def test_same_relative_added_twice_at_once_gives_one_membership(pg_app):
                               Actor(label=f"t{i}"), name=person.name,
                               id_number=person.id_number).member.status
 
-    results = run_concurrently(pg_app, 8, work)
+    results = helpers.run_concurrently(pg_app, 8, work)
     assert results.count("active") == 1 and results.count("duplicate") == 7, results
 
 
@@ -145,7 +117,7 @@ def test_concurrent_acceptances_keep_the_limit_and_answer_once(pg_app):
         invitations.accept(inv, person, Actor(label=f"t{i}"))
         return "accepted"
 
-    results = run_concurrently(pg_app, 16, work)
+    results = helpers.run_concurrently(pg_app, 16, work)
     assert results.count("accepted") == 8, results
     assert all(r in ("accepted", "used") for r in results), results
     active = db.session.scalar(select(func.count(AidMember.id)).where(
@@ -168,7 +140,7 @@ def test_concurrent_group_creation_gives_one_group(pg_app):
         return aid.create_group(db.session.get(InsuredPerson, owner_id), True,
                                 Actor(label=f"t{i}")).public_id
 
-    results = run_concurrently(pg_app, 8, work)
+    results = helpers.run_concurrently(pg_app, 8, work)
     assert results.count("exists") == 7, results
     assert db.session.scalar(select(func.count(AidGroup.id))) == 1
 
@@ -198,7 +170,7 @@ def test_concurrent_payments_by_members_never_overdraw_the_owner(pg_app):
         s = settlement.settle(tokens[i], shop, Actor(label=f"t{i}"), 2350, "药")
         return (s.account_fen, s.aid_fen, s.cash_fen)
 
-    results = run_concurrently(pg_app, 24, work)
+    results = helpers.run_concurrently(pg_app, 24, work)
     assert all(isinstance(r, tuple) for r in results), results
     assert sum(r[1] for r in results) == 10000
     assert sum(r[0] for r in results) == 800

@@ -13,11 +13,13 @@ from sqlalchemy import func, select
 from tests import kinship_factories as kf
 from tests.factories import PASSWORD
 from tests.test_codes import bind, issue, login
+from tests.test_pharmacy_pages import confirm, presettle
 from tests.test_review import jiangsu_family, submit
 from webapp import clock
 from webapp.audit import services as audit
 from webapp.audit.services import Actor
 from webapp.extensions import db
+from webapp.kinship import lifecycle
 from webapp.models import AuditLog
 from webapp.review import services as review
 
@@ -139,10 +141,6 @@ def _invitation(client, factory):
 
 
 def _answer(client, factory, accept: bool):
-    lifecycle = pytest.importorskip(
-        "webapp.kinship.lifecycle",
-        reason="webapp/kinship/lifecycle.py is not built yet (colleague 3b)",
-    )
     done, relative = _invitation(client, factory)
     kf.face_pass(relative.person, purpose=lifecycle.FACE_PURPOSE)  # spent by accepting
     actor = Actor(user=relative, ip="127.0.0.1")
@@ -162,16 +160,11 @@ def _declined(client, factory):
 
 @step("kinship.ended")
 def _ended(client, factory):
-    lifecycle = pytest.importorskip(
-        "webapp.kinship.lifecycle",
-        reason="webapp/kinship/lifecycle.py is not built yet (colleague 3b)",
-    )
     user = factory.user(name="郑洁", age=36, male=False)
     child = factory.person(name="郑小乐", age=6)
     binding = bind(user.person, child, "child")
-    fn = getattr(lifecycle, "end_binding", None)
-    assert fn is not None, "webapp.kinship.lifecycle.end_binding() is missing"
-    return lambda: fn(user, binding.public_id, Actor(user=user, ip="127.0.0.1"))
+    return lambda: lifecycle.end_binding(user, binding.public_id,
+                                         Actor(user=user, ip="127.0.0.1"))
 
 
 @step("material.viewed")
@@ -209,10 +202,10 @@ def _settlement(client, factory):
     login(client, factory.staff(pharmacy_obj=pharmacy))
     code = issue(user).code
     assert client.post("/pharmacy/", data={"code": code}).status_code == 302
+    assert presettle(client, "23.50", "布洛芬缓释胶囊 1盒").status_code == 302  # moves nothing
 
     def settle():
-        response = client.post("/pharmacy/patient",
-                               data={"amount": "23.50", "items": "布洛芬缓释胶囊 1盒"})
+        response = confirm(client)  # 确认结算
         assert response.status_code == 302
         return response
     return settle

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 from sqlalchemy import func, select
 
-from tests import factories
+from tests import factories, helpers
 from tests import kinship_factories as kf
 from webapp.audit.services import Actor
-from webapp.domain import DomainError
 from webapp.extensions import db
 from webapp.kinship import services as kinship
 from webapp.kinship.states import OPEN
@@ -21,38 +18,23 @@ THREADS = 10
 
 
 def run_concurrently(app, jobs):
-    """Run each job (holder_id, member_id, material_id) in its own thread, app context and
-    session, all released at once; return the DomainError messages."""
-    barrier = threading.Barrier(len(jobs))
-    errors: list[str] = []
-    unexpected: list[BaseException] = []
+    """Complete each job (holder_id, member_id, material_id) in its own thread, app context
+    and session, all released at once; return the DomainError messages."""
     signature = kf.signature_data_url()
 
-    def work(holder_id, member_id, material_id):
-        with app.app_context():
-            try:
-                holder = db.session.get(InsuredPerson, holder_id)
-                member = db.session.get(InsuredPerson, member_id)
-                material = db.session.get(KinshipMaterial, material_id)
-                barrier.wait(timeout=10)
-                kinship.complete_binding(holder, member.name, member.id_number, "child",
-                                         material, holder.name, signature, Actor(label="t"))
-            except DomainError as err:
-                db.session.rollback()
-                errors.append(err.message)
-            except BaseException as err:  # noqa: BLE001 — reported below
-                db.session.rollback()
-                unexpected.append(err)
-            finally:
-                db.session.remove()
+    def work(i: int) -> None:
+        holder_id, member_id, material_id = jobs[i]
+        holder = db.session.get(InsuredPerson, holder_id)
+        member = db.session.get(InsuredPerson, member_id)
+        material = db.session.get(KinshipMaterial, material_id)
+        kinship.complete_binding(holder, member.name, member.id_number, "child",
+                                 material, holder.name, signature, Actor(label="t"))
 
-    threads = [threading.Thread(target=work, args=job) for job in jobs]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
+    results = helpers.run_concurrently(app, len(jobs), work,
+                                       refused=lambda err: ("refused", err.message), timeout=60)
+    unexpected = [r for r in results if r is not None and not isinstance(r, tuple)]
     assert not unexpected, unexpected
-    return errors
+    return [r[1] for r in results if isinstance(r, tuple)]
 
 
 def open_bindings(**where) -> int:

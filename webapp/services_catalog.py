@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import current_app, url_for
+from flask import url_for
 
 
 @dataclass(frozen=True)
 class Service:
-    """One tile of the service grid; ``endpoint`` is None until the service exists."""
+    """One tile of the service grid and the endpoint of its page."""
 
     key: str
     label: str
     icon: str  # a name in templates/_macros/icons.html
-    endpoint: str | None
+    endpoint: str
     description: str
 
 
@@ -25,22 +25,14 @@ SERVICES = [
     Service("records", "消费记录", "records", "records.index", "查看本人及家人的医保消费记录"),
     Service("messages", "消息", "messages", "messages.inbox", "绑定、审核与支付通知"),
 ]
+_BY_KEY = {s.key: s for s in SERVICES}
 
 
 def service(key: str) -> Service:
-    """The service with this key."""
-    return next(s for s in SERVICES if s.key == key)
+    """The service with this key (KeyError for an unknown one)."""
+    return _BY_KEY[key]
 
 
 def service_url(key: str) -> str:
-    """Where a tile or tab leads: the service's page, or the plain 'not available yet' page."""
-    svc = service(key)
-    if svc.endpoint and svc.endpoint in current_app.view_functions:
-        return url_for(svc.endpoint)
-    return url_for("main.unavailable", key=key)
-
-
-def is_available(key: str) -> bool:
-    """Whether the service's page exists in this build."""
-    svc = service(key)
-    return bool(svc.endpoint and svc.endpoint in current_app.view_functions)
+    """Where a tile or tab leads: the service's page."""
+    return url_for(service(key).endpoint)

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-from flask import Flask
+from typing import Any
+
+from flask import Flask, g, request
+from flask_login import current_user
 
 from webapp import clock
 from webapp.clock import china_time
 from webapp.invitations.states import InvitationOutcome, InvitationStatus
 from webapp.kinship.states import BindingStatus
 from webapp.masking import mask_id, mask_name, mask_phone
+from webapp.messages import services as messages
 from webapp.money import yuan
 from webapp.regions import province_name
+from webapp.services_catalog import service_url
 
 # Vendored front-end files (see static/vendor/README.md); one place names their paths.
 VENDOR = {
@@ -37,14 +42,9 @@ def init_templating(app: Flask) -> None:
 
 def init_context(app: Flask) -> None:
     """Globals that depend on the request: 长辈模式, unread badge, service links."""
-    from flask import request
-    from flask_login import current_user
-
-    from webapp.messages import services as messages
-    from webapp.services_catalog import is_available, service_url
 
     @app.context_processor
-    def shell_context():
+    def shell_context() -> dict[str, Any]:
         def elder_mode() -> bool:
             if current_user.is_authenticated:
                 return bool(current_user.elder_mode)
@@ -54,14 +54,12 @@ def init_context(app: Flask) -> None:
             """Unread count, counted once per request (the tab bar and 我的 both show it)."""
             if not (current_user.is_authenticated and current_user.person_id):
                 return 0
-            # Kept on the request (not g, which outlives requests when a test pushes a context).
-            if not hasattr(request, "unread_messages"):
-                request.unread_messages = messages.unread_count(current_user.person_id)
-            return request.unread_messages
+            if "unread_messages" not in g:
+                g.unread_messages = messages.unread_count(current_user.person_id)
+            return g.unread_messages
 
         return {
             "elder_mode": elder_mode,
             "unread_messages": unread_messages,
             "service_url": service_url,
-            "service_available": is_available,
         }

@@ -11,6 +11,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests import factories
+from tests.helpers import log_in, watch
 from webapp.extensions import db
 from webapp.models import AidMember, LedgerEntry, Settlement
 
@@ -32,25 +33,6 @@ def seed(app) -> dict:
                "staff": staff.phone}
         db.session.remove()
         return out
-
-
-def watch(page) -> list[str]:
-    """Script errors, CSP violations and failed requests of the page."""
-    problems: list[str] = []
-    page.on("console", lambda m: problems.append(m.text)
-            if m.type == "error" and "Failed to load resource" not in m.text else None)
-    page.on("pageerror", lambda e: problems.append(str(e)))
-    page.on("response", lambda r: problems.append(f"{r.status} {r.url}")
-            if r.status >= 400 and not r.url.endswith("/favicon.ico") else None)
-    return problems
-
-
-def log_in(page, base: str, phone: str, password: str = factories.PASSWORD) -> None:
-    page.goto(base + "/auth/login")
-    page.fill("#phone", phone)
-    page.fill("#password", password)
-    page.get_by_role("button", name="登录").click()
-    page.wait_for_load_state()
 
 
 def pass_face_check(page, purpose_text: str) -> None:

@@ -10,6 +10,7 @@ from playwright.sync_api import expect
 
 from tests import factories
 from tests import lifecycle_factories as lf
+from tests.helpers import watch
 from webapp.extensions import db
 from webapp.models import Invitation, KinshipBinding, User
 
@@ -26,17 +27,6 @@ def seed(app) -> dict:
         return {"phone": holder.phone, "token": token, "binding": binding.public_id,
                 "mother": {"name": mother.name, "id_number": mother.id_number,
                            "id": mother.id}}
-
-
-def watch(page) -> list[str]:
-    """Script errors, CSP refusals and failed requests of the page."""
-    problems: list[str] = []
-    page.on("console", lambda m: problems.append(m.text)
-            if m.type == "error" and "Failed to load resource" not in m.text else None)
-    page.on("pageerror", lambda e: problems.append(str(e)))
-    page.on("response", lambda r: problems.append(f"{r.status} {r.url}")
-            if r.status >= 400 and not r.url.endswith("/favicon.ico") else None)
-    return problems
 
 
 def look_into_the_camera(page) -> None:

@@ -16,6 +16,7 @@ from playwright.sync_api import expect
 
 from tests import factories
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
+from tests.helpers import log_in
 from tests.test_codes import bind
 from webapp.extensions import db
 
@@ -47,15 +48,6 @@ def balance_of(app, id_number: str) -> int:
         balance = person.account.balance_fen
         db.session.remove()
         return balance
-
-
-def log_in(page, base: str, phone: str) -> None:
-    """The real login form."""
-    page.goto(base + "/auth/login")
-    page.fill("#phone", phone)
-    page.fill("#password", factories.PASSWORD)
-    page.get_by_role("button", name="登录").click()
-    page.wait_for_load_state()
 
 
 def decode_qr_from_pixels(page, path: Path) -> str:

@@ -10,6 +10,7 @@ from playwright.sync_api import expect
 
 from tests import factories
 from tests import kinship_factories as kf
+from tests.helpers import log_in
 from tests.test_review import jiangsu_family, submit
 from webapp.extensions import db
 from webapp.models import AuditLog, KinshipBinding
@@ -29,14 +30,6 @@ def seed(app):
             "binding": binding.public_id,
             "due": binding.review_due.isoformat(),
         }
-
-
-def log_in(page, base: str, phone: str) -> None:
-    page.goto(base + "/auth/login")
-    page.fill("#phone", phone)
-    page.fill("#password", PASSWORD)
-    page.get_by_role("button", name="登录").click()
-    expect(page).not_to_have_url(re.compile(r"/auth/login"))
 
 
 def wrong(message) -> bool:

@@ -1,4 +1,4 @@
-"""Views of the shell: home grid, unavailable-service page, 长辈模式 switch."""
+"""Views of the shell: home grid and the 长辈模式 switch."""
 
 from flask import abort, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
@@ -6,32 +6,20 @@ from flask_login import current_user
 from webapp.blueprints.main import bp
 from webapp.extensions import db
 from webapp.forms import ActionForm
-from webapp.services_catalog import SERVICES, service
+from webapp.services_catalog import SERVICES
 from webapp.web import safe_next
 
 ELDER_COOKIE = "elder_mode"
+# Staff land on their own work page.
+STAFF_HOME = {"pharmacy": "pharmacy.scan", "reviewer": "review.queue"}
 
 
 @bp.route("/")
 def index():
     """首页: the service grid (staff land on their own work page)."""
-    if current_user.is_authenticated and current_user.role == "pharmacy":
-        if "pharmacy.scan" in _views():
-            return redirect(url_for("pharmacy.scan"))
-    if current_user.is_authenticated and current_user.role == "reviewer":
-        if "review.queue" in _views():
-            return redirect(url_for("review.queue"))
+    if current_user.is_authenticated and current_user.role in STAFF_HOME:
+        return redirect(url_for(STAFF_HOME[current_user.role]))
     return render_template("main/index.html", services=SERVICES)
-
-
-@bp.route("/service/<key>")
-def unavailable(key: str):
-    """A plain page saying the service is not available yet."""
-    try:
-        svc = service(key)
-    except StopIteration:
-        abort(404)
-    return render_template("main/unavailable.html", service=svc)
 
 
 @bp.route("/settings/elder", methods=["POST"])
@@ -51,8 +39,3 @@ def toggle_elder():
     )
     return response
 
-
-def _views():
-    from flask import current_app
-
-    return current_app.view_functions
