@@ -299,10 +299,10 @@ def test_reconciliation_csv(app, client, factory, counter):
 
 
 def test_today_is_the_reconciliation_page_of_today(app, client, counter):
-    """The old 今日结算 address leads to 对账."""
-    response = client.get("/pharmacy/today")
-    assert response.status_code == 302 and response.headers["Location"].endswith(
-        "/pharmacy/reconciliation")
+    """The old 今日结算 address shows today's 对账; links name the new address."""
+    html = client.get("/pharmacy/today").get_data(as_text=True)
+    assert f'value="{clock.today().isoformat()}"' in html and "导出 CSV" in html
+    assert 'href="/pharmacy/reconciliation"' in html
 
 
 @pytest.mark.parametrize("path", ["/pharmacy/confirm", "/pharmacy/reconciliation",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import Response, redirect, render_template, request, url_for
+from flask import Response, render_template, request
 
 from webapp import clock
 from webapp.blueprints.pharmacy import bp
@@ -27,13 +27,7 @@ def chosen_day(form: DayForm) -> date:
     return form.date.data
 
 
-@bp.route("/today")
-@role_required("pharmacy")
-def today():
-    """今日结算 is today's 对账 page."""
-    return redirect(url_for("pharmacy.reconciliation"))
-
-
+@bp.route("/today")  # the old 今日结算 address: today's 对账 page
 @bp.route("/reconciliation")
 @role_required("pharmacy")
 def reconciliation():
