@@ -169,3 +169,88 @@ def test_missing_required_option_exits_non_zero(runner):
     result = runner.invoke(args=["registry", "add", "--name", "张三"])
     assert result.exit_code == 2
     assert count(InsuredPerson) == 0
+
+
+# ---- housekeeping --------------------------------------------------------------------------
+
+def test_housekeeping_runs_every_sweep(runner, monkeypatch):
+    """`flask housekeeping` runs each sweep once, all as of the same moment."""
+    from webapp.cli import housekeeping
+
+    calls: dict[str, object] = {}
+
+    def record(name, answer):
+        def sweep(*args, **kwargs):
+            calls[name] = args or kwargs
+            return answer
+        return sweep
+
+    class Turned:
+        asked, ended = 2, 1
+
+    monkeypatch.setattr(housekeeping.invitations, "expire_due",
+                        record("invitations", {"aid": 4, "kinship": 3}))
+    monkeypatch.setattr(housekeeping.kinship_sweeps, "sweep_turning_age",
+                        record("turning-age", Turned()))
+    monkeypatch.setattr(housekeeping.codes, "purge_expired", record("codes", 5))
+    monkeypatch.setattr(housekeeping.msgids, "purge", record("msgids", 6))
+    result = runner.invoke(args=["housekeeping"])
+    assert result.exit_code == 0, result.output
+    assert set(calls) == {"invitations", "turning-age", "codes", "msgids"}
+    assert calls["invitations"] == calls["msgids"]  # one `now` for all
+    for line in ("[invitations] 已关闭过期邀请的对象：aid 4 条，kinship 3 条",
+                 "[turning-age] 已请求本人确认 2 条，逾期未确认已解除 1 条",
+                 "[codes] 已清理过期医保码 5 条", "[msgids] 已清理过期结算报文号 6 条"):
+        assert line in result.output
+
+    calls.clear()
+    result = runner.invoke(args=["housekeeping", "--only", "codes"])
+    assert result.exit_code == 0 and set(calls) == {"codes"}
+
+
+def test_housekeeping_reports_a_failing_sweep_and_runs_the_rest(runner, monkeypatch):
+    """One sweep raising does not stop the others; the command exits non-zero."""
+    from webapp.cli import housekeeping
+
+    def broken(now):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(housekeeping.msgids, "purge", broken)
+    result = runner.invoke(args=["housekeeping"])
+    assert result.exit_code == 1
+    assert "[msgids] 失败：RuntimeError('boom')" in result.output
+    assert "[codes] 已清理过期医保码" in result.output and "部分清理任务失败" in result.output
+
+
+def test_housekeeping_expires_invitations_and_purges_codes(runner, factory):
+    """For real: an unanswered invitation past its validity → 已过期; an old code is deleted;
+    until the sweep runs, the pages only read (nothing is written by a GET)."""
+    from datetime import timedelta
+
+    from tests import lifecycle_factories as lf
+    from tests.helpers import login
+    from tests.test_codes import issue
+    from webapp import clock
+    from webapp.kinship.states import BindingStatus
+    from webapp.models import InsuranceCode, KinshipBinding
+
+    holder = factory.user(name="王芳", age=40, male=False)
+    mother = factory.person(name="刘秀兰", age=66, male=False)
+    row, _, _ = lf.invited(holder.person, mother, "parent")
+    issue(holder)
+    assert count(InsuranceCode) == 1
+    clock.freeze(clock.now() + timedelta(days=4))
+
+    client = runner.app.test_client()
+    login(client, holder)
+    before = lf.snapshot()
+    for path in ("/", "/family/", f"/family/members/{row.public_id}", "/aid/", "/messages/"):
+        assert client.get(path).status_code == 200, path
+    assert lf.snapshot() == before  # GET pages do not write
+
+    result = runner.invoke(args=["housekeeping"])
+    assert result.exit_code == 0, result.output
+    db.session.expire_all()
+    assert db.session.get(KinshipBinding, row.id).status == BindingStatus.EXPIRED
+    assert count(InsuranceCode) == 0
+    assert "kinship 1 条" in result.output and "已清理过期医保码 1 条" in result.output

@@ -2,12 +2,11 @@
 
 from flask import Flask
 
+from webapp.cli import api, codes, demo, housekeeping, kinship, registry, staff
+from webapp.sms import cli as sms
+
 
 def init_commands(app: Flask) -> None:
     """Register every command group."""
-    from webapp.cli import api, codes, demo, kinship, registry, staff
-
-    from webapp.sms import cli as sms
-
-    for module in (demo, codes, api, kinship, registry, staff, sms):
+    for module in (demo, codes, api, kinship, registry, staff, housekeeping, sms):
         module.register(app)

@@ -5,8 +5,10 @@ from pathlib import Path
 
 import click
 from flask import Flask, current_app
+from flask_migrate import upgrade
 from sqlalchemy import inspect
 
+from webapp.demo import DEMO_LOGINS, seed_demo
 from webapp.extensions import db
 
 
@@ -19,8 +21,6 @@ def create_schema() -> None:
     """Bring the schema to the newest migration (or create it when there are no migrations)."""
     migrations = Path(current_app.root_path).parent / "migrations" / "versions"
     if migrations.is_dir() and any(migrations.glob("*.py")):
-        from flask_migrate import upgrade
-
         upgrade(directory=str(migrations.parent))
     else:
         db.create_all()
@@ -32,8 +32,6 @@ def register(app: Flask) -> None:
     @app.cli.command("init-demo")
     def init_demo() -> None:
         """Create the database with demo data if it is missing; print the demo logins."""
-        from webapp.demo import DEMO_LOGINS, seed_demo
-
         if database_is_empty():
             click.echo("正在创建数据库并写入演示数据 …")
             create_schema()

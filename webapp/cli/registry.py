@@ -7,22 +7,25 @@ import time
 import click
 from flask import Flask
 from flask.cli import AppGroup
+from sqlalchemy import select
 
+from webapp import clock
 from webapp.audit.services import Actor
+from webapp.cli.demo import create_schema, database_is_empty
+from webapp.demo import DEMO_LOGINS, add_synthetic_people, seed_demo
+from webapp.domain import DomainError
+from webapp.extensions import db
+from webapp.idnumber import IdNumberError, parse_id_number
+from webapp.models import InsuredPerson, User
+from webapp.money import yuan
+from webapp.regions import province_name
+from webapp.registry.services import add_person, find_person, yuan_to_fen
 
 CLI_ACTOR = Actor(label="cli")
 
 
-def show_person(person) -> list[str]:
+def show_person(person: InsuredPerson) -> list[str]:
     """The operator's view of a registry person: full data, no masking."""
-    from sqlalchemy import select
-
-    from webapp import clock
-    from webapp.extensions import db
-    from webapp.models import User
-    from webapp.money import yuan
-    from webapp.regions import province_name
-
     login = db.session.scalar(select(User.phone).where(User.person_id == person.id))
     account = "无（居民医保）"
     if person.account is not None:
@@ -63,9 +66,6 @@ def register(app: Flask) -> None:
     def add(name, id_number, phone, region, insurance_type, status, balance,
             card_not_activated, face_check_fails) -> None:
         """Add a person to the registry and print them."""
-        from webapp.domain import DomainError
-        from webapp.registry.services import add_person, yuan_to_fen
-
         try:
             person = add_person(
                 name, id_number, phone, region_code=region, insurance_type=insurance_type,
@@ -82,9 +82,6 @@ def register(app: Flask) -> None:
     @click.argument("id_number")
     def show(id_number: str) -> None:
         """Print a registry person by ID number."""
-        from webapp.idnumber import IdNumberError, parse_id_number
-        from webapp.registry.services import find_person
-
         try:
             parse_id_number(id_number)
         except IdNumberError as err:
@@ -102,9 +99,6 @@ def register(app: Flask) -> None:
                   help="另外批量生成 N 名合成参保人（用于规模测试）")
     def seed_demo_command(people: int) -> None:
         """Seed the demo registry (idempotent); with --people N add N synthetic people."""
-        from webapp.cli.demo import create_schema, database_is_empty
-        from webapp.demo import DEMO_LOGINS, add_synthetic_people, seed_demo
-
         if database_is_empty():
             click.echo("数据库为空，正在创建表结构 …")
             create_schema()

@@ -8,11 +8,14 @@ from flask.cli import AppGroup
 
 from webapp.audit.services import Actor
 from webapp.cli.pharmacy import add_commands
+from webapp.domain import DomainError
+from webapp.regions import province_name
+from webapp.registry.services import add_pharmacy, add_pharmacy_staff, add_reviewer
 
 CLI_ACTOR = Actor(label="cli")
 
 
-def _fail(err) -> click.ClickException:
+def _fail(err: DomainError) -> click.ClickException:
     """A domain error as a CLI error (Chinese message on stderr, exit status 1)."""
     return click.ClickException(err.message)
 
@@ -32,10 +35,6 @@ def register(app: Flask) -> None:
     @click.option("--staff-name", default="店员", show_default=True, help="店员姓名")
     def pharmacy_add(name, code, region, staff_phone, staff_password, staff_name) -> None:
         """Add a pharmacy with its first staff login."""
-        from webapp.domain import DomainError
-        from webapp.regions import province_name
-        from webapp.registry.services import add_pharmacy
-
         try:
             shop, user = add_pharmacy(name, code, region, staff_phone, staff_password,
                                       staff_name, CLI_ACTOR)
@@ -51,9 +50,6 @@ def register(app: Flask) -> None:
     @click.option("--name", required=True, help="店员姓名")
     def pharmacy_add_staff(code, phone, password, name) -> None:
         """Add another staff login to an existing pharmacy."""
-        from webapp.domain import DomainError
-        from webapp.registry.services import add_pharmacy_staff
-
         try:
             user = add_pharmacy_staff(code, phone, password, name, CLI_ACTOR)
         except DomainError as err:
@@ -66,9 +62,6 @@ def register(app: Flask) -> None:
     @click.option("--name", required=True, help="审核员姓名")
     def reviewer_add(phone, password, name) -> None:
         """Add a reviewer (医保经办审核员) login."""
-        from webapp.domain import DomainError
-        from webapp.registry.services import add_reviewer
-
         try:
             user = add_reviewer(phone, password, name, CLI_ACTOR)
         except DomainError as err:
