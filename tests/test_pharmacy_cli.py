@@ -74,4 +74,8 @@ def test_reconcile_refuses_unknown_pharmacy_bad_and_future_dates(app, runner, fa
                                   "--date", "20.5.2024"])
     assert unknown.exit_code == 1 and "没有编码为 NOPE 的定点药店" in unknown.output
     assert future.exit_code == 1 and "不能对尚未到来的日期对账" in future.output
+    with clock.frozen_at(NOW):
+        ancient = runner.invoke(args=["pharmacy", "reconcile", "--pharmacy", shop.code,
+                                      "--date", "1999-12-31"])
+    assert ancient.exit_code == 1 and "对账日期不能早于2000-01-01" in ancient.output
     assert bad.exit_code == 2 and "已结算" not in bad.output

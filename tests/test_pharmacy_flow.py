@@ -257,8 +257,13 @@ def test_reconciliation_page_picks_a_day_and_refuses_the_future(app, client, fac
     assert "昨天的" in html and "¥7.77" in html
     future = (clock.today() + timedelta(days=2)).isoformat()
     response = client.get(f"/pharmacy/reconciliation?date={future}")
-    assert response.status_code == 200 and "不能选择未来的日期" in response.get_data(as_text=True)
+    assert response.status_code == 200 and "不能对尚未到来的日期对账" in response.get_data(
+        as_text=True)
     assert client.get("/pharmacy/reconciliation?date=garbage").status_code == 200
+    ancient = client.get("/pharmacy/reconciliation?date=0001-01-01")
+    assert ancient.status_code == 200 and "对账日期不能早于2000-01-01" in ancient.get_data(
+        as_text=True)
+    assert client.get("/pharmacy/reconciliation.csv?date=0001-01-01").status_code == 200
 
 
 def test_reconciliation_page_shows_a_recorded_match(app, client, factory, counter):

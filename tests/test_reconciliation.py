@@ -167,12 +167,19 @@ def test_bad_pos_figures_are_refused_and_nothing_is_recorded(day, theirs, field)
     assert db.session.scalar(select(Reconciliation.id)) is None
 
 
-def test_a_future_day_cannot_be_reconciled(day):
-    """Tomorrow (China) is refused; today is allowed."""
+@pytest.mark.parametrize("when,message", [
+    (DAY + timedelta(days=1), "不能对尚未到来的日期对账"),
+    (date(1, 1, 1), "对账日期不能早于2000-01-01"),
+    (NOW, "请提供正确的对账日期"),
+])
+def test_days_that_cannot_be_reconciled(day, when, message):
+    """Tomorrow (China), before 2000 (no overflow) or not a date is refused; today is allowed."""
     shop, _ = day
-    with clock.frozen_at(NOW), pytest.raises(DomainError) as err:
-        rec.compare_totals(shop.id, DAY + timedelta(days=1), POS_OK)
-    assert err.value.code == "invalid_reconciliation" and err.value.field == "date"
+    for compare in (rec.compare_totals, rec.compare_details):
+        with clock.frozen_at(NOW), pytest.raises(DomainError) as err:
+            compare(shop.id, when, POS_OK if compare is rec.compare_totals else [])
+        assert (err.value.code, err.value.field, err.value.message) == (
+            "invalid_reconciliation", "date", message)
 
 
 # ---- 3202 对明细账 ------------------------------------------------------------------------------

@@ -20,15 +20,17 @@ def add_commands(group: AppGroup) -> None:
         """Print a pharmacy's day: settled per fund, cancelled apart, whether it is reconciled."""
         from webapp import clock
         from webapp.codes import records
-        from webapp.codes.reconciliation import day_totals, last_reconciliation
+        from webapp.codes.reconciliation import check_day, day_totals, last_reconciliation
+        from webapp.domain import DomainError
         from webapp.money import yuan
 
         pharmacy = records.pharmacy_by_code(code)
         if pharmacy is None:
             raise click.ClickException(f"没有编码为 {code} 的定点药店")
-        date = day.date()
-        if date > clock.today():
-            raise click.ClickException("不能对尚未到来的日期对账")
+        try:
+            date = check_day(day.date())
+        except DomainError as err:
+            raise click.ClickException(err.message) from None
         if as_csv:
             click.echo(records.day_csv(pharmacy, date).lstrip("\ufeff"), nl=False)
             return

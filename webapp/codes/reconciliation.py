@@ -41,6 +41,8 @@ FIELD_LABELS = {
     "cancelled_fen": "撤销金额",
 }
 MAX_DETAIL_ROWS = 10_000
+# No settlement predates the app; far-off dates would overflow the UTC day bounds.
+EARLIEST_DAY = date(2000, 1, 1)
 MAX_NUMBER = 10**15
 
 
@@ -237,11 +239,14 @@ def day_totals(pharmacy_id: int, day: date) -> DayTotals:
     return DayTotals(day, *(int(v) for v in row))
 
 
-def _check_day(day: date) -> date:
+def check_day(day: Any) -> date:
+    """A China day that can be reconciled: not in the future, not before EARLIEST_DAY."""
     if not isinstance(day, date) or isinstance(day, datetime):
         raise invalid("请提供正确的对账日期", field="date")
     if day > clock.today():
         raise invalid("不能对尚未到来的日期对账", field="date")
+    if day < EARLIEST_DAY:
+        raise invalid(f"对账日期不能早于{EARLIEST_DAY.isoformat()}", field="date")
     return day
 
 
@@ -289,7 +294,7 @@ def _record(pharmacy_id: int, day: date, kind: str, result: ReconciliationResult
 def compare_totals(pharmacy_id: int, day: date, theirs: Mapping[str, Any],
                    actor: Actor | None = None) -> TotalsComparison:
     """3201 对总账: our figures of the day against the POS's; recorded and committed."""
-    day = _check_day(day)
+    day = check_day(day)
     their_totals = _theirs(day, theirs)
     ours = day_totals(pharmacy_id, day)
     differences = [FieldDifference(name, getattr(ours, name), getattr(their_totals, name))
@@ -334,7 +339,7 @@ def _their_rows(rows: Iterable[tuple[str, int, str]]) -> dict[str, DetailRow]:
 def compare_details(pharmacy_id: int, day: date, rows: Iterable[tuple[str, int, str]],
                     actor: Actor | None = None) -> DetailsComparison:
     """3202 对明细账: the POS's list of (settlement id, amount, state) against ours."""
-    day = _check_day(day)
+    day = check_day(day)
     theirs = _their_rows(rows)
     ours = day_rows(pharmacy_id, day)
     missing_ours = [row for key, row in theirs.items() if key not in ours]

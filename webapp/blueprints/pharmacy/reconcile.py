@@ -11,20 +11,21 @@ from webapp.blueprints.pharmacy import bp
 from webapp.blueprints.pharmacy.routes import my_pharmacy
 from webapp.blueprints.pharmacy.steps import DayForm
 from webapp.codes import records
-from webapp.codes.reconciliation import day_totals, last_reconciliation
+from webapp.codes.reconciliation import check_day, day_totals, last_reconciliation
+from webapp.domain import DomainError
 from webapp.extensions import db
 from webapp.web import no_store, page_number, role_required
 
 
 def chosen_day(form: DayForm) -> date:
-    """The day asked for (?date=), today when absent or not a past / current China day."""
-    today = clock.today()
+    """The day asked for (?date=); today when absent or not a day that can be reconciled."""
     if not form.validate() or form.date.data is None:
-        return today
-    if form.date.data > today:
-        form.date.errors = [*form.date.errors, "不能选择未来的日期"]
-        return today
-    return form.date.data
+        return clock.today()
+    try:
+        return check_day(form.date.data)
+    except DomainError as err:
+        form.date.errors = [*form.date.errors, err.message]
+        return clock.today()
 
 
 @bp.route("/today")  # the old 今日结算 address: today's 对账 page
