@@ -97,7 +97,7 @@ def test_every_registry_code_is_documented_with_its_status():
 
 
 def test_new_operations_have_examples():
-    for (path, method), operation in OPERATIONS.items():
+    for (path, _method), operation in OPERATIONS.items():
         if "requestBody" in operation:
             assert "example" in operation["requestBody"]["content"]["application/json"], path
 

@@ -25,8 +25,10 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from tests.test_codes import issue
+from webapp import clock
 from webapp.api.keys import actor_for, create_key
 from webapp.audit.services import SYSTEM
+from webapp.codes import msgids
 from webapp.codes import settlement as settlement_service
 
 MAX_EXAMPLES = 50
@@ -50,6 +52,8 @@ class Real:
         self.actor = actor_for(self.key_row)
         self.user = factory.user(name="张小明", balance_fen=10 ** 9)
         self.turn = itertools.count()
+        self.sequence = itertools.count(1)
+        self.sent: list[str] = []
         first = settlement_service.verify(issue(self.user).code, self.pharmacy, self.actor)
         self.settlement_id = settlement_service.settle(
             first.token, self.pharmacy, self.actor, 100, "布洛芬").public_id
@@ -63,6 +67,17 @@ class Real:
 
     def token(self) -> str:
         return settlement_service.verify(self.code(), self.pharmacy, self.actor).token
+
+    def msgid(self) -> str:
+        """A fresh msgid of the key's pharmacy (schema-valid random ones have another prefix)."""
+        return msgids.prefix_of(self.pharmacy) + "20260501103015" + f"{next(self.sequence):04d}"
+
+    def fresh_settlement(self) -> str:
+        """A new settlement of the pharmacy, made with a msgid (so it can be reversed)."""
+        msgid = self.msgid()
+        self.sent.append(msgid)
+        return settlement_service.settle(self.token(), self.pharmacy, self.actor, 100, "布洛芬",
+                                         msgid=msgid).public_id
 
 
 @pytest.fixture
@@ -88,6 +103,20 @@ def swap_in_real_values(case, real: Real) -> None:
         case.body = swapped
     elif path == "/api/v1/settlements/{settlement_id}":
         case.path_parameters = {"settlement_id": real.settlement_id}
+    elif path == "/api/v1/presettlements" and body is not None:
+        swapped = {**body, "settlement_token": real.token(), "business_type": "02121"}
+        items = body.get("items")
+        if isinstance(items, list) and all(isinstance(i, dict) for i in items):
+            swapped["amount_fen"] = sum(i.get("amount_fen", 0) for i in items)
+        case.body = swapped
+    elif path == "/api/v1/settlements/{settlement_id}/cancel" and body is not None:
+        case.path_parameters = {"settlement_id": real.fresh_settlement()}
+        case.body = {**body, "msgid": real.msgid()}
+    elif path == "/api/v1/reversals" and body is not None:
+        real.fresh_settlement()
+        case.body = {**body, "msgid": real.msgid(), "original_msgid": real.sent[-1]}
+    elif path.startswith("/api/v1/reconciliations") and body is not None:
+        case.body = {**body, "date": clock.today().isoformat()}
 
 
 def operations(app):
@@ -97,9 +126,14 @@ def operations(app):
 
 
 def test_document_lists_the_three_operations(app):
+    """The three operations of 1101/2102 and the read, and those of issue 10."""
     labels = {op.label for op in operations(app)}
     assert labels == {"POST /api/v1/codes/verify", "POST /api/v1/settlements",
-                      "GET /api/v1/settlements/{settlement_id}"}
+                      "GET /api/v1/settlements/{settlement_id}",
+                      "POST /api/v1/presettlements",
+                      "POST /api/v1/settlements/{settlement_id}/cancel",
+                      "POST /api/v1/reversals", "POST /api/v1/reconciliations",
+                      "POST /api/v1/reconciliations/details"}
 
 
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE],

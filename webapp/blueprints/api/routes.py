@@ -49,6 +49,7 @@ PROBED_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 # The fallback also takes OPTIONS and TRACE, so that they are answered 405 with Allow.
 FALLBACK_METHODS = [*PROBED_METHODS, "OPTIONS", "TRACE"]
 NO_OPTIONS = {"provide_automatic_options": False}
+FIRST_DAY = date(2000, 1, 1)  # no settlement is older; earlier days overflow the UTC bounds
 
 
 def iso(dt: datetime) -> str:
@@ -119,10 +120,14 @@ def answer(body: dict[str, Any] | None, status: int, replayed: bool = False) -> 
 
 
 def _day(text: str) -> date:
+    """The China day of a reconciliation request (a real date, not before FIRST_DAY)."""
     try:
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError:
         raise ApiError("invalid_request", "字段 date 应为有效日期 YYYY-MM-DD", field="date") from None
+    if day < FIRST_DAY:
+        raise ApiError("invalid_reconciliation", "对账日期超出范围", field="date")
+    return day
 
 
 @bp.get("/openapi.json")
