@@ -358,3 +358,39 @@ def test_cancel_window_edge_at_china_midnight(app, client, factory, counter):
     with clock.frozen_at(late + timedelta(seconds=1)):
         assert path + "/cancel" not in client.get(path).get_data(as_text=True)
         assert "已结算" in client.get(path).get_data(as_text=True)
+
+
+@pytest.mark.postgres
+def test_ten_concurrent_confirms_of_one_form_settle_once(pg_app):
+    """The same confirm form posted by 10 requests at once (PostgreSQL): one settlement, one
+    set of ledger rows, and every request is sent to that receipt."""
+    from tests import factories, helpers
+
+    shop = factories.pharmacy(name="仁心大药房")
+    staff = factories.staff(pharmacy_obj=shop)
+    patient = factories.user(balance_fen=2000)
+    first = pg_app.test_client()
+    login(first, staff)
+    scan(first, issue(patient).code)
+    presettle(first)
+    msgid = pending_msgid(first)
+    name = pg_app.config.get("SESSION_COOKIE_NAME", "session")
+    cookie = first.get_cookie(name)
+    assert cookie is not None
+    clients = []
+    for _ in range(10):
+        other = pg_app.test_client()
+        other.set_cookie(name, cookie.value)
+        clients.append(other)
+    db.session.remove()
+
+    def work(i: int) -> str:
+        response = clients[i].post("/pharmacy/confirm", data={"msgid": msgid, "confirmed": "y"})
+        return response.headers.get("Location", str(response.status_code))
+
+    locations = helpers.run_concurrently(pg_app, 10, work)
+    assert len(set(locations)) == 1 and "/pharmacy/receipts/" in locations[0], locations
+    assert db.session.scalar(select(func.count(Settlement.id))) == 1
+    assert db.session.scalar(select(func.count(LedgerEntry.id)).where(
+        LedgerEntry.kind == "payment")) == 1
+    assert_ledger_matches_balances()
