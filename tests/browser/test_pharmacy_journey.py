@@ -204,6 +204,8 @@ def test_mother_shows_sons_code_and_pharmacy_settles(live_server, phone, browser
         expect(first).to_contain_text("顾客退货")
         expect(mom.locator(".rec-month")).to_contain_text("¥0.00")
         screenshot(mom, "11-records-cancelled")
+        mom.goto(base + "/messages/")
+        expect(mom.locator("main")).to_contain_text("家人医保支付撤销通知")
 
         # 重新结算: a fresh code from her code page; the card shows the balance back at ¥20.00.
         mom.goto(f"{base}/code/{data['binding']}")
