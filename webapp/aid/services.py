@@ -63,14 +63,16 @@ from webapp.models import AidGroup, AidMember, InsuredPerson, KinshipBinding
 
 
 @contextmanager
-def _unit(duplicate: str, field: str | None = None) -> Iterator[None]:
+def _unit(duplicate: str | None = None, field: str | None = None) -> Iterator[None]:
     """One command's transaction: commit at the end; roll back on a refusal (a unique
-    constraint firing becomes the ``duplicate`` refusal)."""
+    constraint firing becomes the ``duplicate`` refusal where one is named)."""
     try:
         yield
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
+        if duplicate is None:
+            raise
         raise refuse(duplicate, field=field) from None
     except DomainError:
         db.session.rollback()
@@ -200,7 +202,7 @@ def _owners_member(owner: InsuredPerson, member: AidMember) -> AidMember:
 def set_window(owner: InsuredPerson, member: AidMember, starts_on: date | None,
                ends_on: date | None, monthly_cap_fen: int | None, actor: Actor) -> AidMember:
     """Change a member's authorisation window and monthly cap (Jiangsu); committed."""
-    with _unit(duplicate="duplicate"):
+    with _unit():
         member = _owners_member(owner, member)
         state = current_status(member)
         MEMBER_TRANSITIONS.step(state, "change_window", OWNER)
@@ -223,7 +225,7 @@ def _revoke_open(member: AidMember, actor: Actor, reason: str) -> None:
 
 def remove_member(owner: InsuredPerson, member: AidMember, actor: Actor) -> AidMember:
     """The owner removes a member (or withdraws a 待确认 invitation); committed."""
-    with _unit(duplicate="duplicate"):
+    with _unit():
         member = _owners_member(owner, member)
         step(member, "remove", OWNER, actor, owner, current_status(member))
         _revoke_open(member, actor, "aid_removed")
@@ -232,7 +234,7 @@ def remove_member(owner: InsuredPerson, member: AidMember, actor: Actor) -> AidM
 
 def leave(person: InsuredPerson, member: AidMember, actor: Actor) -> AidMember:
     """A member leaves a group (or declines a 待确认 one from 被绑定列表); committed."""
-    with _unit(duplicate="duplicate"):
+    with _unit():
         group, member = lock_member(member, MEMBER)
         if member.person_id != person.id:
             raise refuse("member_not_found", error=NotFound)
