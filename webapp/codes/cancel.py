@@ -28,10 +28,11 @@ from webapp.api.errors import fail
 from webapp.audit import services as audit
 from webapp.audit.services import Actor
 from webapp.codes import msgids, reconciliation
+from webapp.codes.accounts import Outcome, lock_accounts
 from webapp.codes.checks import check_reason
 from webapp.codes.models import MessageRecord
 from webapp.codes.notices import notify_cancelled
-from webapp.codes.settlement import Answer, Outcome, lock_accounts
+from webapp.codes.settlement import Answer
 from webapp.codes.states import MessageKind, SettlementStatus
 from webapp.domain import DomainError
 from webapp.extensions import db

@@ -52,6 +52,7 @@ from webapp.api.errors import fail, service_messages
 from webapp.audit import services as audit
 from webapp.audit.services import Actor
 from webapp.codes import msgids
+from webapp.codes.accounts import Outcome, Split, debit, lock_accounts
 from webapp.codes.checks import (
     BUSINESS_TYPES,
     ITEMS_MAX,
@@ -60,7 +61,7 @@ from webapp.codes.checks import (
     check_items,
     parse_amount,
 )
-from webapp.codes.notices import notify_settled, parts_text, split_text
+from webapp.codes.notices import notify_settled, split_text
 from webapp.codes.services import ALPHABET, CODE_LENGTH, hash_code, holder_kin_word, normalize
 from webapp.codes.states import MessageKind
 from webapp.domain import DomainError
@@ -71,15 +72,14 @@ from webapp.models import (
     InsuranceCode,
     InsuredPerson,
     KinshipBinding,
-    LedgerEntry,
     PersonalAccount,
     Pharmacy,
     Settlement,
 )
 from webapp.policy import policy_for
 
-__all__ = ["BUSINESS_TYPES", "ERRORS", "ITEMS_MAX", "check_amount", "check_items",
-           "parse_amount", "split_text"]
+__all__ = ["BUSINESS_TYPES", "ERRORS", "ITEMS_MAX", "Outcome", "Split", "check_amount",
+           "check_items", "lock_accounts", "parse_amount", "split_text"]
 
 # Stable service error codes → the message a person sees (from the one registry).
 ERRORS = service_messages()
@@ -134,22 +134,6 @@ class AidPayer(NamedTuple):
     owner: InsuredPerson
     account: PersonalAccount
     allowed_fen: int
-
-
-@dataclass(frozen=True)
-class Split:
-    """How an amount is paid: 个人账户, 家庭共济 (and whose), 个人现金 — all integer fen."""
-
-    total_fen: int
-    account_fen: int
-    aid_fen: int
-    cash_fen: int
-    aid_owner: InsuredPerson | None = None
-
-    @property
-    def text(self) -> str:
-        """'个人账户¥20.00，现金¥3.50'."""
-        return parts_text(self.account_fen, self.aid_fen, self.cash_fen)
 
 
 def aid_payer(patient: InsuredPerson, remaining_fen: int, at: datetime) -> AidPayer | None:
@@ -268,15 +252,6 @@ def presettle(token: str, pharmacy: Pharmacy, amount_fen: int, items: str,
     return split
 
 
-@dataclass(frozen=True)
-class Outcome:
-    """A settle / cancel / reversal answered: its settlement, whether it is a replay, the answer."""
-
-    settlement: Settlement | None
-    replayed: bool
-    answer: dict[str, Any] | None = None
-
-
 def settle(token: str, pharmacy: Pharmacy, actor: Actor, amount_fen: int, items: str,
            business_type: str = "02121", allow_cash: bool = True,
            msgid: str | None = None) -> Settlement:
@@ -349,18 +324,6 @@ def _consume(token: str, pharmacy: Pharmacy, now: datetime) -> InsuranceCode:
     return row
 
 
-def lock_accounts(ids: list[int]) -> dict[int, PersonalAccount]:
-    """The accounts of these ids, locked FOR UPDATE in id order (no deadlock between payers)."""
-    rows = db.session.scalars(
-        select(PersonalAccount)
-        .where(PersonalAccount.id.in_(sorted(set(ids))))
-        .order_by(PersonalAccount.id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).all()
-    return {a.id: a for a in rows}
-
-
 def _settle(token: str, pharmacy: Pharmacy, actor: Actor, amount_fen: int, items: str,
             business_type: str, allow_cash: bool, msgid: str | None) -> Settlement:
     """The settlement's writes (no commit): consume, lock, split, ledger, notify, audit."""
@@ -398,10 +361,10 @@ def _settle(token: str, pharmacy: Pharmacy, actor: Actor, amount_fen: int, items
     db.session.flush()
     row.settlement_id = settlement.id
     if split.account_fen and own is not None:
-        _debit(locked[own.id], split.account_fen, "payment", settlement, patient,
+        debit(locked[own.id], split.account_fen, "payment", settlement, patient,
                f"{pharmacy.name}购药", now)
     if payer is not None:
-        _debit(locked[payer.account.id], split.aid_fen, "aid_payment", settlement, patient,
+        debit(locked[payer.account.id], split.aid_fen, "aid_payment", settlement, patient,
                f"{mask_name(patient.name)}在{pharmacy.name}购药（家庭共济）", now)
     notify_settled(settlement, patient, pharmacy, payer.owner if payer else None)
     audit.record("settlement.create", actor, target=settlement, person=patient, detail={
@@ -410,14 +373,3 @@ def _settle(token: str, pharmacy: Pharmacy, actor: Actor, amount_fen: int, items
         "on_behalf": binding is not None, "msgid": msgid,
     })
     return settlement
-
-
-def _debit(account: PersonalAccount, fen: int, kind: str, settlement: Settlement,
-           beneficiary: InsuredPerson, memo: str, now: datetime) -> None:
-    """Take ``fen`` from a locked account and write the ledger row with the balance after."""
-    account.balance_fen -= fen
-    db.session.add(LedgerEntry(
-        account_id=account.id, amount_fen=-fen, balance_after_fen=account.balance_fen,
-        kind=kind, memo=memo[:200], settlement_id=settlement.id,
-        beneficiary_person_id=beneficiary.id, created_at=now,
-    ))

@@ -1,0 +1,61 @@
+"""Value types of the settlement services (Split, Outcome) and the locked-account ledger writes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from webapp.codes.notices import parts_text
+from webapp.extensions import db
+from webapp.models import InsuredPerson, LedgerEntry, PersonalAccount, Settlement
+
+
+@dataclass(frozen=True)
+class Split:
+    """How an amount is paid: 个人账户, 家庭共济 (and whose), 个人现金 — all integer fen."""
+
+    total_fen: int
+    account_fen: int
+    aid_fen: int
+    cash_fen: int
+    aid_owner: InsuredPerson | None = None
+
+    @property
+    def text(self) -> str:
+        """'个人账户¥20.00，现金¥3.50'."""
+        return parts_text(self.account_fen, self.aid_fen, self.cash_fen)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A settle / cancel / reversal answered: its settlement, whether it is a replay, the answer."""
+
+    settlement: Settlement | None
+    replayed: bool
+    answer: dict[str, Any] | None = None
+
+
+def lock_accounts(ids: list[int]) -> dict[int, PersonalAccount]:
+    """The accounts of these ids, locked FOR UPDATE in id order (no deadlock between payers)."""
+    rows = db.session.scalars(
+        select(PersonalAccount)
+        .where(PersonalAccount.id.in_(sorted(set(ids))))
+        .order_by(PersonalAccount.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).all()
+    return {a.id: a for a in rows}
+
+
+def debit(account: PersonalAccount, fen: int, kind: str, settlement: Settlement,
+           beneficiary: InsuredPerson, memo: str, now: datetime) -> None:
+    """Take ``fen`` from a locked account and write the ledger row with the balance after."""
+    account.balance_fen -= fen
+    db.session.add(LedgerEntry(
+        account_id=account.id, amount_fen=-fen, balance_after_fen=account.balance_fen,
+        kind=kind, memo=memo[:200], settlement_id=settlement.id,
+        beneficiary_person_id=beneficiary.id, created_at=now,
+    ))
