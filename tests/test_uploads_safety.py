@@ -177,6 +177,23 @@ def test_hex_escaped_javascript_name_is_refused(app):
         materials.check_pdf(data)
 
 
+def test_stream_bytes_that_look_like_names_are_not_refused(app):
+    """A scanned page's image data may hold the bytes "/JS " by chance: only names count."""
+    def image_with_js_bytes(pdf):
+        image = pdf.make_stream(b"\x00/JS \xff/Launch\x01" * 50, Type=pikepdf.Name.XObject,
+                                Subtype=pikepdf.Name.Image, Width=10, Height=10,
+                                ColorSpace=pikepdf.Name.DeviceGray, BitsPerComponent=8)
+        pdf.pages[0].Resources = pikepdf.Dictionary(XObject=pikepdf.Dictionary(Im0=image))
+    pdf = pikepdf.new()
+    pdf.add_blank_page(page_size=(200, 200))
+    image_with_js_bytes(pdf)
+    out = io.BytesIO()
+    pdf.save(out, compress_streams=False)
+    data = out.getvalue()
+    assert b"/JS " in data
+    materials.check_pdf(data)
+
+
 def test_clean_and_broken_pdfs(app):
     """A plain PDF passes; one that is not a PDF inside is refused as broken."""
     materials.check_pdf(pdf_with(lambda pdf: None))
