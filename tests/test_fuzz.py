@@ -4,8 +4,8 @@ route of app.url_map, as each role that can reach it, on SQLite and on PostgreSQ
 
 Field names come from the rendered pages (every <form> a crawl of each role reaches, with its
 action and fields) and, for routes no page links, from every FlaskForm class of the app. The
-fuzz app switches CSRF and rate limits off explicitly (both have their own tests) so that every
-example reaches the form and the view behind it. Each target gets a fixed pass of the nasty
+fuzz app switches CSRF off and puts the rate limits out of reach, explicitly (both have their
+own tests), so that every example reaches the form and the view behind it. Each target gets a fixed pass of the nasty
 values in all its fields at once, then a few Hypothesis examples of one field at a time with
 the others plausible, so the run stays short (CI has 2 cores) while covering every route.
 """
@@ -13,6 +13,7 @@ the others plausible, so the run stays short (CI has 2 cores) while covering eve
 from __future__ import annotations
 
 import json
+import traceback
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from urllib.parse import parse_qsl, quote, urlencode, urljoin, urlsplit
@@ -28,7 +29,7 @@ from tests.conftest import make_app, wipe
 from tests.route_walk import ARG, ROLES, build_world, crawl, login, matching, routes
 from webapp.api.keys import create_key
 from webapp.audit.services import Actor
-from webapp.extensions import db
+from webapp.extensions import db, limiter
 
 EXAMPLES = 3  # Hypothesis examples per (route, method, role); the fixed pass comes on top
 NASTY = ["\x00", "a\x00b", "\ud800", "\udfff x", "x" * 10_000, "9" * 30, "-9" * 20,
@@ -220,15 +221,19 @@ def one_field_at_a_time(target: Target, check):
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def fuzz_app(request, tmp_path):
-    """The app with CSRF and rate limits off (explicitly), on each backend."""
+    """The app with CSRF off and the login throttle out of reach (explicitly), on each backend.
+
+    (RATELIMIT_ENABLED=False would leave the shared Limiter without storage for later tests;
+    the Flask-Limiter counters are reset before every target instead.)"""
     from tests.conftest import PG_URL
 
     if request.param == "postgresql" and not PG_URL:
         pytest.skip("needs PostgreSQL: set TEST_DATABASE_URL (CI does)")
     url = PG_URL if request.param == "postgresql" else f"sqlite:///{tmp_path / 'fuzz.sqlite'}"
-    application = make_app(url, tmp_path, WTF_CSRF_ENABLED=False, RATELIMIT_ENABLED=False,
+    application = make_app(url, tmp_path, WTF_CSRF_ENABLED=False,
                            RATELIMIT_LOGIN="100000 per minute",
                            RATELIMIT_LOGIN_PHONE="100000 per minute")
+    limiter.reset()
     ctx = application.app_context()
     ctx.push()
     yield application
@@ -257,6 +262,7 @@ def test_no_route_answers_500_to_arbitrary_text(fuzz_app):
     order = sorted(targets.values(), key=lambda t: t.rule.endpoint in (
         "auth.logout", "auth.change_password"))
     for target in order:
+        limiter.reset()
         headers = {"X-API-Key": api_key} if target.rule.rule.startswith("/api/") else {}
         for role in roles_for(client_of, target, headers):
             client = client_of(role)
@@ -267,7 +273,11 @@ def test_no_route_answers_500_to_arbitrary_text(fuzz_app):
                 try:
                     response = send(_client, _target, path, query, form, _headers)
                 except Exception as err:  # the testing app re-raises what would be a 500
-                    failures.append(f"{where} → {type(err).__name__}: {str(err)[:200]}")
+                    frames = traceback.extract_tb(err.__traceback__)
+                    frame = next((f for f in reversed(frames) if "/webapp/" in f.filename),
+                                 frames[-1])
+                    failures.append(f"{where} → {type(err).__name__}: {str(err)[:200]} "
+                                    f"at {frame.filename}:{frame.lineno}")
                     db.session.rollback()
                     return
                 if response.status_code >= 500:
