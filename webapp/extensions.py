@@ -1,12 +1,14 @@
 """Flask extension objects, created here and bound to the app in create_app()."""
 
+from typing import Any, cast
+
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
-from sqlalchemy import MetaData
+from sqlalchemy import CursorResult, MetaData, Update
 from sqlalchemy.orm import DeclarativeBase
 
 # Named constraints so that Alembic migrations (and SQLite batch mode) stay deterministic.
@@ -41,3 +43,9 @@ def init_proxy_fix(app) -> None:
     hops = int(app.config.get("TRUSTED_PROXY_HOPS") or 0)
     if hops > 0:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+
+
+def rows_changed(stmt: Update) -> int:
+    """Run a conditional UPDATE (session not synchronised) and count the rows it changed."""
+    result = db.session.execute(stmt.execution_options(synchronize_session=False))
+    return cast(CursorResult[Any], result).rowcount

@@ -11,15 +11,15 @@ import csv
 import io
 import json
 import math
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import false, func, or_, select
 from sqlalchemy.orm import aliased
 
 from webapp import clock
+from webapp.accounts.services import PHONE_RE
 from webapp.audit import services as audit
 from webapp.audit.services import Actor
 from webapp.domain import DomainError
@@ -62,7 +62,6 @@ CSV_HEADER = ["时间（北京时间）", "操作", "操作代码", "操作人",
 SHOW_GAP = timedelta(minutes=10)
 SHOW_LOOKBACK_DAYS = 180
 SHOW_MAX_ROWS = 5_000
-PHONE_RE = re.compile(r"^1\d{10}$")
 
 
 def action_label(code: str) -> str:
@@ -182,7 +181,7 @@ def _statement(query: AuditQuery):
             select(InsuredPerson.id).where(InsuredPerson.id_number == query.id_number)
         )
         if person_id is None:
-            stmt = stmt.where(False)
+            stmt = stmt.where(false())
         else:
             # What happened to the person, and what they did themselves.
             stmt = stmt.where(or_(AuditLog.subject_person_id == person_id,

@@ -3,26 +3,34 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import DateTime, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from webapp.columns import CreatedAtMixin, PublicIdMixin
 from webapp.extensions import db
+from webapp.face.states import FaceResult
+from webapp.states import status_check, status_column
+
+if TYPE_CHECKING:  # mypy cannot see through ``db.Model``
+    from webapp.extensions import Base as Model
+else:
+    Model = db.Model
 
 
-class FaceCheck(PublicIdMixin, CreatedAtMixin, db.Model):
+class FaceCheck(PublicIdMixin, CreatedAtMixin, Model):
     """A face-check challenge for one person and purpose; a pass is good once for a while."""
 
     __tablename__ = "face_check"
+    __table_args__ = (status_check(FaceResult, column="result", name="result"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     person_id: Mapped[int] = mapped_column(ForeignKey("insured_person.id"), index=True)
     purpose: Mapped[str] = mapped_column(String(40))
     nonce: Mapped[str] = mapped_column(String(64))
     next_url: Mapped[str] = mapped_column(String(300), default="/")
-    # pending | passed | failed
-    result: Mapped[str] = mapped_column(String(10), default="pending")
+    result: Mapped[FaceResult] = status_column(FaceResult, 10, default=FaceResult.PENDING)
     image_sha256: Mapped[str] = mapped_column(String(64), default="")
     checked_at: Mapped[datetime | None] = mapped_column(DateTime)
     consumed_at: Mapped[datetime | None] = mapped_column(DateTime)

@@ -26,8 +26,9 @@ from sqlalchemy.orm.attributes import set_committed_value
 from webapp import clock
 from webapp.audit import services as audit
 from webapp.audit.services import Actor
-from webapp.domain import Conflict, DomainError
-from webapp.extensions import db
+from webapp.domain import Conflict, DomainError, NotFound
+from webapp.extensions import db, rows_changed
+from webapp.face.states import FaceResult, outcome
 from webapp.models import FaceCheck, InsuredPerson
 from webapp.policy import policy_for
 
@@ -166,7 +167,7 @@ def begin(person: InsuredPerson, purpose: str, next_url: str) -> FaceCheck:
         purpose=purpose[:40],
         nonce=secrets.token_urlsafe(24),
         next_url=_local_path(next_url),
-        result="pending",
+        result=FaceResult.PENDING,
     )
     db.session.add(check)
     db.session.commit()
@@ -180,7 +181,10 @@ def get_check(public_id: str) -> FaceCheck | None:
 
 def person_of(check: FaceCheck) -> InsuredPerson:
     """The registry person the challenge is for."""
-    return db.session.get(InsuredPerson, check.person_id)
+    person = db.session.get(InsuredPerson, check.person_id)
+    if person is None:  # pragma: no cover - person_id is a foreign key
+        raise NotFound("该人脸识别请求不存在或已失效，请返回重新操作")
+    return person
 
 
 def is_expired(check: FaceCheck, person: InsuredPerson | None = None) -> bool:
@@ -193,26 +197,38 @@ def submit(check: FaceCheck, nonce: str, image_bytes: bytes, actor: Actor) -> Fa
     """Verify one submitted frame for a pending challenge and record the result.
 
     Raises a DomainError with the Chinese message when the challenge cannot be used (wrong
-    nonce, already decided, timed out) or the check fails; a failure is recorded first.
+    nonce, already decided, timed out) or the check fails; a failure is recorded first. After
+    a DomainError the session is rolled back and ``check`` shows its stored state (a double
+    submit may find it already passed).
     """
+    try:
+        return _decide(check, nonce, image_bytes, actor)
+    except DomainError:
+        db.session.rollback()
+        db.session.refresh(check)
+        raise
+
+
+def _decide(check: FaceCheck, nonce: str, image_bytes: bytes, actor: Actor) -> FaceCheck:
+    """The steps of ``submit``: nonce, state, age, verifier, one conditional UPDATE, audit."""
     person = person_of(check)
     if not hmac.compare_digest((nonce or "").encode(), check.nonce.encode()):
         raise DomainError(MSG_BAD_NONCE, code="bad_nonce")
-    if check.result != "pending":
+    if check.result != FaceResult.PENDING:
         raise Conflict(MSG_NOT_PENDING, code="not_pending")
     if is_expired(check, person):
         raise DomainError(MSG_EXPIRED, code="expired")
     result = get_verifier().verify(person, image_bytes)
     # A conditional update decides the challenge exactly once, even on a double submit.
-    decided = db.session.execute(
+    decided = rows_changed(
         update(FaceCheck)
-        .where(FaceCheck.id == check.id, FaceCheck.result == "pending")
+        .where(FaceCheck.id == check.id, FaceCheck.result == FaceResult.PENDING)
         .values(
-            result="passed" if result.passed else "failed",
+            result=outcome(result.passed),
             image_sha256=result.sha256,
             checked_at=clock.now(),
         )
-    ).rowcount
+    )
     if decided != 1:
         db.session.rollback()
         raise Conflict(MSG_NOT_PENDING, code="not_pending")
@@ -237,7 +253,7 @@ def _usable_pass_query(person: InsuredPerson, purpose: str, at: datetime):
         .where(
             FaceCheck.person_id == person.id,
             FaceCheck.purpose == purpose,
-            FaceCheck.result == "passed",
+            FaceCheck.result == FaceResult.PASSED,
             FaceCheck.consumed_at.is_(None),
             FaceCheck.checked_at >= oldest,
         )
@@ -258,12 +274,11 @@ def consume(person: InsuredPerson, purpose: str) -> None:
     """
     at = clock.now()
     for check in db.session.scalars(_usable_pass_query(person, purpose, at).limit(3)):
-        spent = db.session.execute(
+        spent = rows_changed(
             update(FaceCheck)
             .where(FaceCheck.id == check.id, FaceCheck.consumed_at.is_(None))
             .values(consumed_at=at)
-            .execution_options(synchronize_session=False)
-        ).rowcount
+        )
         if spent == 1:
             set_committed_value(check, "consumed_at", at)
             return

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import DateTime, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
@@ -10,8 +11,13 @@ from sqlalchemy.orm import Mapped, mapped_column
 from webapp.columns import CreatedAtMixin, PublicIdMixin
 from webapp.extensions import db
 
+if TYPE_CHECKING:  # mypy cannot see through ``db.Model``
+    from webapp.extensions import Base as Model
+else:
+    Model = db.Model
 
-class Message(PublicIdMixin, CreatedAtMixin, db.Model):
+
+class Message(PublicIdMixin, CreatedAtMixin, Model):
     """One message; persons without an account see theirs once they register."""
 
     __tablename__ = "message"

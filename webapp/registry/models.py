@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Boolean, CheckConstraint, Date, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.columns import CreatedAtMixin, PublicIdMixin
 from webapp.extensions import db
+
+if TYPE_CHECKING:  # mypy cannot see through ``db.Model``
+    from webapp.extensions import Base as Model
+else:
+    Model = db.Model
 from webapp.idnumber import age_on
 
 INSURANCE_TYPES = {"employee": "职工医保", "resident": "居民医保"}
 INSURED_STATUSES = {"active": "参保中", "suspended": "暂停"}
 
 
-class InsuredPerson(PublicIdMixin, CreatedAtMixin, db.Model):
+class InsuredPerson(PublicIdMixin, CreatedAtMixin, Model):
     """参保人: one person of the registry; gender and birth date come from the ID number."""
 
     __tablename__ = "insured_person"

@@ -91,7 +91,7 @@ def validate_phone(phone: str | None, field: str = "phone") -> str:
     if not str(phone or "").strip():
         raise DomainError("请输入手机号", field=field, code="phone_empty")
     try:
-        return check_phone(phone)
+        return check_phone(str(phone))
     except DomainError as err:
         raise DomainError(err.message, field=field, code=err.code) from None
 

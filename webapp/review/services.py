@@ -15,15 +15,15 @@ UPDATE waits for the winner's row lock and then matches nothing.
 
 from __future__ import annotations
 
-from typing import Any, BinaryIO, cast
+from typing import Any, BinaryIO
 
-from sqlalchemy import CursorResult, Update, select, update
+from sqlalchemy import select, update
 
 from webapp import clock
 from webapp.audit import services as audit
 from webapp.audit.services import Actor
 from webapp.domain import Conflict, DomainError, Forbidden
-from webapp.extensions import db
+from webapp.extensions import db, rows_changed
 from webapp.kinship import materials
 from webapp.kinship import services as kinship
 from webapp.kinship.states import BindingStatus
@@ -69,18 +69,12 @@ def _require_reviewer(reviewer: User | None) -> User:
     return reviewer
 
 
-def _rows_changed(stmt: Update) -> int:
-    """Run a conditional UPDATE (session not synchronised) and count the rows it changed."""
-    result = db.session.execute(stmt.execution_options(synchronize_session=False))
-    return cast(CursorResult[Any], result).rowcount
-
-
 def _decide(binding: KinshipBinding, values: dict[str, Any], expected_version: int | None) -> None:
     """Move the binding out of 待审核 exactly once (Conflict for the loser of a race)."""
     where = [KinshipBinding.id == binding.id, KinshipBinding.status == PENDING]
     if expected_version is not None:
         where.append(KinshipBinding.version == expected_version)
-    changed = _rows_changed(
+    changed = rows_changed(
         update(KinshipBinding)
         .where(*where)
         .values(**values, version=KinshipBinding.version + 1)
@@ -207,7 +201,7 @@ def resubmit(holder: InsuredPerson, public_id: str, material: Any,
     rules = policy_for(binding.region_code).kinship
     kinship.check_limits(holder, member, rules, clock.today())
     due = kinship.add_working_days(clock.today(), rules.review_working_days)
-    changed = _rows_changed(
+    changed = rows_changed(
         update(KinshipBinding)
         .where(KinshipBinding.id == binding.id,
                KinshipBinding.status == BindingStatus.REJECTED)

@@ -8,8 +8,9 @@ from webapp.blueprints.face import bp, owns_check, remember_check
 from webapp.blueprints.face.forms import FaceForm
 from webapp.domain import DomainError, NotFound
 from webapp.errors import wants_json
-from webapp.extensions import db, limiter
+from webapp.extensions import limiter
 from webapp.face import services as face
+from webapp.face.states import FaceResult
 from webapp.models import FaceCheck
 from webapp.units import duration_text, size_text
 from webapp.web import current_actor, safe_next
@@ -59,9 +60,9 @@ def passed(check: FaceCheck):
 def check(public_id: str):
     """人脸识别: round camera preview, 开始识别, and a photo fallback."""
     challenge = load_check(public_id)
-    if challenge.result == "passed":
+    if challenge.result == FaceResult.PASSED:
         return redirect(safe_next(challenge.next_url, url_for("main.index")))
-    if challenge.result != "pending" or face.is_expired(challenge):
+    if challenge.result != FaceResult.PENDING or face.is_expired(challenge):
         fresh = restart(challenge)
         return redirect(url_for("face.check", public_id=fresh.public_id))
     return page(challenge)
@@ -77,10 +78,8 @@ def submit(public_id: str):
     data = upload.read() if upload else b""
     try:
         face.submit(challenge, request.form.get("nonce", ""), data, current_actor())
-    except DomainError as err:
-        db.session.rollback()
-        db.session.refresh(challenge)
-        if challenge.result == "passed":  # a double submit of a check that already passed
+    except DomainError as err:  # rolled back; challenge shows its stored state
+        if challenge.result == FaceResult.PASSED:  # a double submit of a check that already passed
             return passed(challenge)
         fresh = restart(challenge)
         if wants_json():
