@@ -95,7 +95,7 @@ def swap_in_real_values(case, real: Real) -> None:
     body = case.body if isinstance(case.body, dict) else None
     if path == "/api/v1/codes/verify" and body is not None:
         case.body = {**body, "code": real.code()}
-    elif path == "/api/v1/settlements" and body is not None:
+    elif path in ("/api/v1/settlements", "/api/v1/presettlements") and body is not None:
         swapped = {**body, "settlement_token": real.token(), "business_type": "02121"}
         items = body.get("items")
         if isinstance(items, list) and all(isinstance(i, dict) for i in items):
@@ -103,12 +103,6 @@ def swap_in_real_values(case, real: Real) -> None:
         case.body = swapped
     elif path == "/api/v1/settlements/{settlement_id}":
         case.path_parameters = {"settlement_id": real.settlement_id}
-    elif path == "/api/v1/presettlements" and body is not None:
-        swapped = {**body, "settlement_token": real.token(), "business_type": "02121"}
-        items = body.get("items")
-        if isinstance(items, list) and all(isinstance(i, dict) for i in items):
-            swapped["amount_fen"] = sum(i.get("amount_fen", 0) for i in items)
-        case.body = swapped
     elif path == "/api/v1/settlements/{settlement_id}/cancel" and body is not None:
         case.path_parameters = {"settlement_id": real.fresh_settlement()}
         case.body = {**body, "msgid": real.msgid()}

@@ -207,7 +207,7 @@ class Reversal(Answer):
 
 
 class Totals(BaseModel):
-    """一天的合计（分）：settled 的笔数与各项金额，撤销的另计。"""
+    """一天的合计（分）：已结算的笔数与各项金额，撤销的另计（POS 报来的与我方的同一形状）。"""
 
     model_config = ConfigDict(extra="forbid", strict=True)
 
@@ -236,25 +236,13 @@ class Difference(Answer):
     difference: int
 
 
-class OurTotals(Answer):
-    """合计（分）。"""
-
-    count: int
-    total_fen: int
-    account_fen: int
-    aid_fen: int
-    cash_fen: int
-    cancelled_count: int
-    cancelled_fen: int
-
-
 class ReconciliationResult(Answer):
     """对总账结果：match 一致；mismatch 时 differences 列出每项差额。"""
 
     result: Literal["match", "mismatch"]
     day: str = Field(json_schema_extra={"format": "date"})
-    ours: OurTotals
-    theirs: OurTotals
+    ours: Totals
+    theirs: Totals
     differences: list[Difference]
 
 
@@ -306,6 +294,6 @@ class DetailsResult(Answer):
 COMPONENTS: tuple[type[BaseModel], ...] = (
     VerifyRequest, Verification, Item, PresettlementRequest, Presettlement, SettlementRequest,
     Settlement, CancelRequest, ReversalRequest, Reversal, ReconciliationRequest,
-    ReconciliationResult, OurTotals, Difference, DetailsRequest, DetailRow, DetailsResult,
+    ReconciliationResult, Totals, Difference, DetailsRequest, DetailRow, DetailsResult,
     DetailAnswerRow, DetailDifference,
 )

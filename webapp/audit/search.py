@@ -53,6 +53,8 @@ ACTIONS = {
     "code.issued_for_relative": "代家人出示医保码",
     "code.verified": "药店核验医保码",
     "settlement.create": "医保结算",
+    "settlement.cancel": "结算撤销",
+    "settlement.reversal": "冲正",
     "api.key_used": "接口密钥调用",
     "audit.exported": "导出审计日志",
 }
