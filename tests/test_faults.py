@@ -156,7 +156,15 @@ def test_postgresql_restart_under_load_fails_cleanly_then_recovers(throwaway_pg,
         db.engine.dispose()
 
 
-def test_redis_unreachable_keeps_serving_with_in_process_limits(tmp_path, caplog):
+@pytest.fixture
+def limiter_state_restored():
+    """The shared limiter forgets that its storage was dead (apps of later tests use memory)."""
+    yield
+    limiter._storage_dead = False
+
+
+def test_redis_unreachable_keeps_serving_with_in_process_limits(tmp_path, caplog,
+                                                                limiter_state_restored):
     """Redis down: pages answer 200, a warning is logged, a limit still refuses (in memory)."""
     app = make_app(f"sqlite:///{tmp_path / 'r.sqlite'}", tmp_path,
                    RATELIMIT_STORAGE_URI=f"redis://127.0.0.1:{_free_port()}/0",
