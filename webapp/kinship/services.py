@@ -87,16 +87,6 @@ def add_working_days(day: date, n: int) -> date:
     return current
 
 
-def open_count(holder: InsuredPerson) -> int:
-    """The holder's bindings that occupy a slot (active and pending)."""
-    return queries.room(holder).used
-
-
-def counter_text(holder: InsuredPerson) -> str:
-    """"已绑定 3/5" (pending ones counted)."""
-    return queries.room(holder).text
-
-
 def holders_this_month(member: InsuredPerson, today: date | None = None) -> set[int]:
     """Distinct holders with a binding to the member created this China calendar month."""
     today = today or clock.today()
@@ -213,7 +203,7 @@ def preview(holder: InsuredPerson, name: str, id_number: str, relation: str) -> 
     """
     today = clock.today()
     rules = rules_for(holder)
-    out = Preview(counter=counter_text(holder))
+    out = Preview(counter=queries.room(holder).text)
     try:
         info = parse_relative_id(holder, id_number, today)
         out.age = age_text(info.birth_date, rules.self_confirm_age, today)

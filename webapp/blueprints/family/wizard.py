@@ -196,7 +196,7 @@ def add_info():
         draft.update({k: (getattr(form, k).data or "")[:40] for k in INFO_FIELDS}, info_done=False)
         save_draft(draft)
     return page("family/wizard_info.html", 3, form=form, preview=preview,
-                counter=kinship.counter_text(holder()))
+                counter=queries.room(holder()).text)
 
 
 @bp.route("/add/preview", methods=["POST"])
