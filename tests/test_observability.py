@@ -215,6 +215,34 @@ def test_metrics_count_a_settlement(app, client):
     assert value and float(value.group(1)) == before + 1
 
 
+def test_metrics_count_a_cancel(app):
+    from webapp.codes import cancel as cancelling
+
+    pharmacy = factories.pharmacy()
+    staff = factories.staff(pharmacy_obj=pharmacy)
+    holder = factories.user(balance_fen=10_000)
+    checked = settlement.verify(issue(holder).code, pharmacy, Actor(user=staff))
+    row = settlement.settle(checked.token, pharmacy, Actor(user=staff), 800, "维生素C 1瓶")
+    before = sample("webapp_settlement_cancels_total")
+    cancelling.cancel(row, pharmacy, Actor(user=staff), "顾客退货")
+    assert sample("webapp_settlement_cancels_total") == before + 1
+
+
+def test_a_server_error_is_logged_with_its_request_id(tmp_path, access_lines):
+    app = make_app(f"sqlite:///{tmp_path / 'e.sqlite'}", tmp_path, PROPAGATE_EXCEPTIONS=False)
+
+    @app.route("/_boom")
+    def boom():
+        raise RuntimeError("boom")
+
+    response = app.test_client().get("/_boom", headers={"X-Request-Id": "boom-1"})
+    assert response.status_code == 500
+    assert response.headers["X-Request-Id"] == "boom-1"
+    assert "系统繁忙" in response.get_data(as_text=True)
+    entry = json.loads(access_lines[-1])
+    assert (entry["request_id"], entry["route"], entry["status"]) == ("boom-1", "/_boom", 500)
+
+
 def test_a_rolled_back_action_counts_nothing(app):
     from webapp.audit import services as audit
 
