@@ -13,7 +13,7 @@ import secrets
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from webapp import clock, sms
 from webapp.accounts.models import SmsCode
@@ -22,6 +22,9 @@ from webapp.extensions import db
 
 PURPOSES = {"login": "登录", "reset_password": "重置密码", "change_password": "修改密码"}
 TEXT = "【亲情医保】您的{purpose}验证码为{code}，{minutes}分钟内有效。如非本人操作，请忽略并勿告诉他人。"
+
+# One issue in this many deletes the codes older than two days (past every limit's window).
+PURGE_ONE_IN = 50
 
 MSG_RESEND_WAIT = "验证码已发送，请{seconds}秒后再重新获取"
 MSG_DAILY_MAX = "今日获取验证码次数已达上限，请明天再试"
@@ -67,6 +70,8 @@ def issue(phone: str, purpose: str, deliver: bool) -> None:
     valid = _config("SMS_CODE_VALID_SECONDS")
     db.session.add(SmsCode(phone=phone, purpose=purpose, code_hash=_digest(phone, purpose, code),
                            attempts=0, created_at=now, expires_at=now + timedelta(seconds=valid)))
+    if secrets.randbelow(PURGE_ONE_IN) == 0:
+        db.session.execute(delete(SmsCode).where(SmsCode.created_at < now - timedelta(days=2)))
     if deliver:
         try:
             sms.send(phone, TEXT.format(purpose=PURPOSES[purpose], code=code,

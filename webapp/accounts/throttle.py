@@ -7,6 +7,7 @@ phone's login needs the SMS code as a second factor, so a stranger cannot lock t
 
 from __future__ import annotations
 
+import secrets
 from datetime import timedelta
 
 from flask import current_app
@@ -16,6 +17,9 @@ from sqlalchemy import delete, func, select
 from webapp import clock
 from webapp.accounts.models import LoginFailure
 from webapp.extensions import db
+
+# One successful login in this many deletes the failures older than a day (past every window).
+PURGE_ONE_IN = 100
 
 
 def _limit(key: str) -> RateLimitItem:
@@ -48,7 +52,8 @@ def record_failure(phone: str, ip: str) -> None:
 
 
 def clear_phone(phone: str) -> None:
-    """The owner got in: forget the phone's failures (and the old rows of everyone)."""
+    """The owner got in: forget the phone's failures (and now and then everyone's old rows)."""
     db.session.execute(delete(LoginFailure).where(LoginFailure.phone == phone[:20]))
-    oldest = clock.now() - timedelta(days=1)
-    db.session.execute(delete(LoginFailure).where(LoginFailure.at < oldest))
+    if secrets.randbelow(PURGE_ONE_IN) == 0:
+        oldest = clock.now() - timedelta(days=1)
+        db.session.execute(delete(LoginFailure).where(LoginFailure.at < oldest))
