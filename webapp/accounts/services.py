@@ -235,3 +235,9 @@ def logout(user: User, actor: Actor) -> None:
     audit.record("account.logout", actor, target=user, person=user.person,
                  label=mask_phone(user.phone))
     db.session.commit()
+
+
+def set_elder_mode(user: User, enabled: bool) -> None:
+    """Remember 长辈模式 (larger text) on the account; committed."""
+    user.elder_mode = enabled
+    db.session.commit()

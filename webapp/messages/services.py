@@ -1,11 +1,11 @@
-"""站内消息: sending, listing and reading in-app messages."""
+"""站内消息: sending and reading in-app messages (the inbox and badge: messages.queries)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from webapp import clock
 from webapp.domain import NotFound
@@ -26,24 +26,6 @@ def send(person: InsuredPerson, title: str, body: str = "", category: str = "sys
     )
     db.session.add(message)
     return message
-
-
-def unread_count(person_id: int) -> int:
-    """How many unread messages the person has."""
-    return db.session.scalar(
-        select(func.count(Message.id)).where(
-            Message.recipient_person_id == person_id, Message.read_at.is_(None)
-        )
-    ) or 0
-
-
-def inbox_query(person_id: int):
-    """Select statement of the person's messages, newest first."""
-    return (
-        select(Message)
-        .where(Message.recipient_person_id == person_id)
-        .order_by(Message.created_at.desc(), Message.id.desc())
-    )
 
 
 def open_message(person_id: int, public_id: str) -> Message:

@@ -3,8 +3,8 @@
 from flask import abort, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from webapp.accounts import services as accounts
 from webapp.blueprints.main import bp
-from webapp.extensions import db
 from webapp.forms import ActionForm
 from webapp.services_catalog import SERVICES
 from webapp.web import safe_next
@@ -29,8 +29,7 @@ def toggle_elder():
         abort(400)
     enabled = request.form.get("enabled") == "1"
     if current_user.is_authenticated:
-        current_user.elder_mode = enabled
-        db.session.commit()
+        accounts.set_elder_mode(current_user._get_current_object(), enabled)
     flash("已开启长辈模式" if enabled else "已关闭长辈模式", "success")
     response = make_response(redirect(safe_next(request.form.get("next"), url_for("main.index"))))
     response.set_cookie(

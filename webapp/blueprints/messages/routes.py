@@ -4,8 +4,8 @@ from flask import flash, redirect, render_template, url_for
 from flask_login import current_user
 
 from webapp.blueprints.messages import bp
-from webapp.extensions import db
 from webapp.forms import ActionForm
+from webapp.messages import queries
 from webapp.messages import services as messages
 from webapp.web import page_number, role_required, safe_next
 
@@ -14,12 +14,7 @@ from webapp.web import page_number, role_required, safe_next
 @role_required("insured")
 def inbox():
     """消息: the person's messages, newest first, paged."""
-    page = db.paginate(
-        messages.inbox_query(current_user.person_id),
-        page=page_number(),
-        per_page=20,
-        error_out=False,
-    )
+    page = queries.inbox_page(current_user.person_id, page_number())
     return render_template("messages/inbox.html", page=page, form=ActionForm())
 
 
