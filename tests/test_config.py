@@ -57,11 +57,14 @@ def test_production_refuses_sqlite(env):
         create_app()
 
 
-def test_production_does_not_generate_a_secret_key(env, tmp_path):
+def test_production_does_not_generate_a_secret_key(env):
     """Without SECRET_KEY production stops before writing instance/secret_key."""
     env.delenv("SECRET_KEY")
+    key_file = ROOT / "instance" / "secret_key"
+    before = key_file.stat().st_mtime_ns if key_file.exists() else None
     with pytest.raises(ConfigError, match="SECRET_KEY"):
         create_app()
+    assert (key_file.stat().st_mtime_ns if key_file.exists() else None) == before
 
 
 @pytest.mark.parametrize("name", ["prod", "Production", ""])
