@@ -78,11 +78,11 @@ def fill(rule: Rule, value: str = "x") -> str:
     return ARG.sub(lambda _m: value, rule.rule)
 
 
-def matching(app: Flask, url: str) -> Rule | None:
-    """The rule a site-relative URL reaches (None: not one of the app's)."""
+def matching(app: Flask, url: str, method: str = "GET") -> Rule | None:
+    """The rule a site-relative URL reaches with ``method`` (None: not one of the app's)."""
     adapter = app.url_map.bind("localhost")
     try:
-        rule, _args = adapter.match(urlsplit(url).path, method="GET", return_rule=True)
+        rule, _args = adapter.match(urlsplit(url).path, method=method, return_rule=True)
     except Exception:
         return None
     return rule

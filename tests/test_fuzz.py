@@ -18,14 +18,12 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from urllib.parse import parse_qsl, quote, urlencode, urljoin, urlsplit
 
-import pytest
 from flask_wtf import FlaskForm
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from werkzeug.routing import Rule
 
 from tests import factories
-from tests.conftest import make_app, wipe
 from tests.route_walk import ARG, ROLES, build_world, crawl, login, matching, routes
 from webapp.api.keys import create_key
 from webapp.audit.services import Actor
@@ -128,7 +126,7 @@ def discover(app, world) -> dict[tuple[str, str], Target]:
             for action, method, fields in parser.forms:
                 action_path = urlsplit(urljoin(url, action or url)).path
                 method = "POST" if method == "post" else "GET"
-                found = _rule_for(app, action_path, method)
+                found = matching(app, action_path, method)
                 if found is None or (found.rule, method) not in targets:
                     continue
                 target = targets[(found.rule, method)]
@@ -139,15 +137,6 @@ def discover(app, world) -> dict[tuple[str, str], Target]:
         if target.method == "POST" and not target.form:
             target.form = dict(every_field)
     return targets
-
-
-def _rule_for(app, path: str, method: str) -> Rule | None:
-    adapter = app.url_map.bind("localhost")
-    try:
-        rule, _ = adapter.match(path, method=method, return_rule=True)
-    except Exception:
-        return None
-    return rule
 
 
 def concrete_path(target: Target, fuzzed: str | None = None) -> str:
@@ -219,30 +208,18 @@ def one_field_at_a_time(target: Target, check):
     return fuzz
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def fuzz_app(request, tmp_path):
-    """The app with CSRF off and the login throttle out of reach (explicitly), on each backend.
-
-    (RATELIMIT_ENABLED=False would leave the shared Limiter without storage for later tests;
-    the Flask-Limiter counters are reset before every target instead.)"""
-    from tests.conftest import PG_URL
-
-    if request.param == "postgresql" and not PG_URL:
-        pytest.skip("needs PostgreSQL: set TEST_DATABASE_URL (CI does)")
-    url = PG_URL if request.param == "postgresql" else f"sqlite:///{tmp_path / 'fuzz.sqlite'}"
-    application = make_app(url, tmp_path, WTF_CSRF_ENABLED=False,
-                           RATELIMIT_LOGIN="100000 per minute",
-                           RATELIMIT_LOGIN_PHONE="100000 per minute")
-    limiter.reset()
-    ctx = application.app_context()
-    ctx.push()
-    yield application
-    ctx.pop()
-    wipe(application)
+FUZZ_CONFIG = {
+    # Explicitly: no CSRF token needed (CSRF has its own tests), and the login throttle out of
+    # reach (RATELIMIT_ENABLED=False would leave the shared Limiter without storage for later
+    # tests; its counters are reset before every target instead).
+    "WTF_CSRF_ENABLED": False,
+    "RATELIMIT_LOGIN": "100000 per minute",
+    "RATELIMIT_LOGIN_PHONE": "100000 per minute",
+}
 
 
-def test_no_route_answers_500_to_arbitrary_text(fuzz_app):
-    app = fuzz_app
+def test_no_route_answers_500_to_arbitrary_text(app):
+    app.config.update(FUZZ_CONFIG)
     world = build_world(app)
     _key, api_key = create_key(world.users["pharmacy"].pharmacy.code, "fuzz", Actor(label="t"))
 
