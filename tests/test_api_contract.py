@@ -309,3 +309,19 @@ def test_options_and_trace_are_405_with_allow(pos, method):
         assert r.status_code == 405, (method, path)
         assert r.get_json()["error"]["code"] == "method_not_allowed"
         assert r.headers["Allow"] == allow
+
+
+def test_verify_with_msgid_is_replayed_and_cannot_be_reversed(pos, factory):
+    code = issue(factory.user(balance_fen=10000)).code
+    r = pos.client.post("/api/v1/codes/verify", json={"code": code, "msgid": pos.msgid(1)},
+                        headers=pos.headers())
+    first = conforms(r, "/api/v1/codes/verify", "post")
+    assert r.status_code == 200 and "X-Replay" not in r.headers
+    r = pos.client.post("/api/v1/codes/verify", json={"code": code, "msgid": pos.msgid(1)},
+                        headers=pos.headers())
+    assert (r.status_code, r.headers["X-Replay"], conforms(r, "/api/v1/codes/verify", "post")) \
+        == (200, "true", first)
+    r, body = pos.reverse(pos.msgid(2), pos.msgid(1))
+    assert (r.status_code, error_of(body)) == (409, "not_reversible")
+    r, done = pos.settle(first["settlement_token"])
+    assert r.status_code == 201

@@ -84,8 +84,8 @@ class OptionalMsgid(Request):
         return value
 
 
-class VerifyRequest(Request):
-    """扫码或手工录入的医保码（大小写、空格和连字符不敏感）。"""
+class VerifyRequest(OptionalMsgid):
+    """扫码或手工录入的医保码（大小写、空格和连字符不敏感）。可带 msgid：重试返回第一次的结果。"""
 
     code: Annotated[str, Field(min_length=1, max_length=CODE_MAX,
                                examples=["ABCDEF GHJKLM NPQRST"]), Unicode]

@@ -2,36 +2,30 @@
 
 Stable service API (the pharmacy web pages and the POS JSON API both use exactly this):
 
-``verify(code_text, pharmacy, actor) -> Verification``
-    Checks a scanned / typed code (normalised: case, spaces and dashes ignored) and returns the
-    patient, the code row, who showed it, and a fresh **settlement token** (clear text, returned
-    only here; its SHA-256 is kept on the code row), bound to this code and this pharmacy and
-    valid for ``SETTLEMENT_TOKEN_SECONDS`` (app config, default 300). A later verify of the same
-    code replaces the token. Commits (audit 'code.verified').
-    Errors: unknown, expired, used, binding_ended, not_insured.
-
-``lookup(token, pharmacy) -> Verification``
-    The verification a token stands for (read-only). Errors: token_invalid, token_expired, used,
-    binding_ended, not_insured.
+``verify(code_text, pharmacy, actor) -> Verification`` (``verify_message`` under a msgid)
+    Checks a scanned / typed code (case, spaces and dashes ignored): the patient, who showed
+    it, and a fresh **settlement token** (clear text only here; its SHA-256 on the code row),
+    bound to this code and pharmacy for ``SETTLEMENT_TOKEN_SECONDS`` (default 300); a later
+    verify replaces it. Commits (audit 'code.verified'). Errors: unknown, expired, used,
+    binding_ended, not_insured. ``lookup(token, pharmacy)`` re-reads it (token_invalid, …).
 
 ``presettle(token, pharmacy, amount_fen, items, business_type="02121") -> Split``
-    The split ``settle`` would make right now (个人账户 → 家庭共济 → 个人现金). Reads only: no
-    money moves, the token is not consumed, nothing is committed.
+    The split ``settle`` would make now (个人账户 → 家庭共济 → 个人现金); reads only: no money
+    moves, the token stays open, nothing is committed.
 
 ``settle(token, pharmacy, actor, amount_fen, items, business_type="02121", allow_cash=True,
 msgid=None) -> Settlement``
     One transaction: consumes the code by a conditional UPDATE (exactly once), re-checks the
-    binding (row lock) and the insured status, locks the payer accounts in id order and splits;
-    a LedgerEntry for every balance change, messages, audit 'settlement.create', commit. With a
-    ``msgid`` (see ``webapp.codes.msgids``) the same msgid and arguments answer the original
-    settlement (``.replayed`` True, nothing moves); other arguments → msgid_conflict; a reversed
-    msgid → reversed. ``settle_message`` does the same and also keeps the API's answer.
-    Errors: invalid_amount, invalid_items, invalid_business_type, token_invalid, token_expired,
-    used, binding_ended, not_insured, insufficient (``allow_cash=False`` only), invalid_msgid.
+    binding (row lock) and the insured status, locks the payer accounts in id order, splits,
+    writes a LedgerEntry per balance change, messages, audits 'settlement.create', commits.
+    With a ``msgid`` (``webapp.codes.msgids``) the same msgid and arguments answer the original
+    settlement (``.replayed``, nothing moves); other arguments → msgid_conflict; a reversed
+    msgid → reversed. ``settle_message`` also keeps the API's answer. Errors: invalid_amount,
+    invalid_items, invalid_business_type, token_invalid, token_expired, used, binding_ended,
+    not_insured, insufficient (``allow_cash=False``), invalid_msgid.
 
-Every error is a DomainError from the registry ``webapp.api.errors`` (stable ``.code``,
-Chinese ``.message``, ``.status``). The session is rolled back before an error leaves settle.
-``actor`` is a ``webapp.audit.services.Actor`` (a staff user, or ``label="api:<prefix>"``).
+Errors are DomainErrors of the registry ``webapp.api.errors`` (``.code``, Chinese
+``.message``, ``.status``), the session rolled back first. ``actor`` is an audit Actor.
 """
 
 from __future__ import annotations
@@ -175,6 +169,32 @@ def _check_state(row: InsuranceCode, now: datetime, check_expiry: bool) -> Kinsh
 
 def verify(code_text: str, pharmacy: Pharmacy, actor: Actor) -> Verification:
     """Check a scanned code and hand out a settlement token bound to it and the pharmacy."""
+    checked = _verify(code_text, pharmacy, actor)
+    db.session.commit()
+    return checked
+
+
+def verify_message(code_text: str, pharmacy: Pharmacy, actor: Actor, msgid: str,
+                   answer: Callable[[Verification], dict[str, Any]]) -> tuple[dict[str, Any], bool]:
+    """``verify`` under a msgid: (the first answer, whether this is a replay). Commits."""
+    try:
+        msgids.check_msgid(msgid, pharmacy)
+        claimed = msgids.claim(pharmacy, msgid, MessageKind.VERIFY,
+                               msgids.fingerprint("verify", normalize(code_text)))
+        if not claimed.fresh:
+            db.session.commit()
+            return claimed.answer or {}, True
+        shaped = answer(_verify(code_text, pharmacy, actor))
+        msgids.finish(claimed, shaped)
+        db.session.commit()
+        return shaped, False
+    except DomainError:
+        db.session.rollback()
+        raise
+
+
+def _verify(code_text: str, pharmacy: Pharmacy, actor: Actor) -> Verification:
+    """The verify's writes (no commit): the token on the code row, the audit row."""
     code = normalize(code_text)
     if len(code) != CODE_LENGTH or any(ch not in ALPHABET for ch in code):
         raise fail("unknown")
@@ -189,7 +209,6 @@ def verify(code_text: str, pharmacy: Pharmacy, actor: Actor) -> Verification:
     row.token_expires_at = now + timedelta(seconds=token_seconds())
     audit.record("code.verified", actor, target=pharmacy, person=row.person,
                  detail={"pharmacy": pharmacy.code, "on_behalf": binding is not None})
-    db.session.commit()
     return Verification(row, row.person, row.holder, binding, pharmacy, token,
                         row.token_expires_at)
 

@@ -19,6 +19,5 @@ class MessageKind(State):
     SETTLE = "settle", "结算", "ok"
     CANCEL = "cancel", "结算撤销", "off"
     REVERSAL = "reversal", "冲正", "off"
-    RECONCILE = "reconcile", "对总账", "off"
     # Reserved by a reversal of a message that never arrived: a late arrival is refused.
     REVERSED = "reversed", "已冲正", "bad"

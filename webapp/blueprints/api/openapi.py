@@ -100,8 +100,9 @@ OPERATIONS = (
     Operation("/api/v1/codes/verify", "post", "verifyCode", "解码医保码（1101）",
               "医保码单次使用，有效期按参保地政策（默认 90 秒）；结算凭证绑定本药店，有效期见 "
               "token_expires_at。", schemas.Verification,
-              (*COMMON, "unknown_code", "used", "binding_ended", "not_insured", "expired"),
-              request=schemas.VerifyRequest, example={"code": "ABCDEF GHJKLM NPQRST"},
+              (*COMMON, "unknown_code", "used", "binding_ended", "not_insured", "expired", *MSGID),
+              request=schemas.VerifyRequest, replay=True,
+              example={"code": "ABCDEF GHJKLM NPQRST", "msgid": EXAMPLE_MSGID},
               extra={"links": {"Settle": {"operationId": "createSettlement", "requestBody": {
                   "settlement_token": "$response.body#/settlement_token",
                   "business_type": "02121", "amount_fen": 100,

@@ -142,8 +142,13 @@ def openapi_document():
 def verify_code():
     """Decode a scanned 医保码 → the patient (masked) and a settlement token."""
     body = parse(schemas.VerifyRequest)
-    checked = settlement_service.verify(body.code, current_key().pharmacy, current_api_actor())
-    return answer(verification_json(checked), 200)
+    if body.msgid is None:
+        checked = settlement_service.verify(body.code, current_key().pharmacy,
+                                            current_api_actor())
+        return answer(verification_json(checked), 200)
+    shaped, replayed = settlement_service.verify_message(
+        body.code, current_key().pharmacy, current_api_actor(), body.msgid, verification_json)
+    return answer(shaped, 200, replayed)
 
 
 @bp.post("/v1/presettlements", **NO_OPTIONS)
