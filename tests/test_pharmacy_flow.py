@@ -238,7 +238,7 @@ def test_reconciliation_page_totals_per_fund_with_cancelled_apart(app, client, f
     assert 'type="date"' in html and "导出 CSV" in html
     assert "¥33.50" in html  # 23.50 + 10.00
     assert "已撤销 <strong>1</strong> 笔，共 <strong>¥8.00</strong>" in html
-    assert "录入金额有误" in html and "未对账" in html
+    assert "录入金额有误" in html and "未对账" in html and "该日结算已不能撤销" not in html
     assert html.count("/pharmacy/receipts/") == 3
 
 
@@ -272,7 +272,8 @@ def test_reconciliation_page_shows_a_recorded_match(app, client, factory, counte
     settled(client, factory)
     totals = reconciliation.day_totals(pharmacy.id, clock.today())
     reconciliation.compare_totals(pharmacy.id, clock.today(), totals.as_dict())
-    assert "对账一致" in client.get("/pharmacy/reconciliation").get_data(as_text=True)
+    html = client.get("/pharmacy/reconciliation").get_data(as_text=True)
+    assert "对账一致" in html and "该日结算已不能撤销" in html
 
 
 def test_reconciliation_csv(app, client, factory, counter):

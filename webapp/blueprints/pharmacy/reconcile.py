@@ -11,7 +11,12 @@ from webapp.blueprints.pharmacy import bp
 from webapp.blueprints.pharmacy.routes import my_pharmacy
 from webapp.blueprints.pharmacy.steps import DayForm
 from webapp.codes import records
-from webapp.codes.reconciliation import check_day, day_totals, last_reconciliation
+from webapp.codes.reconciliation import (
+    check_day,
+    day_totals,
+    is_reconciled,
+    last_reconciliation,
+)
 from webapp.domain import DomainError
 from webapp.extensions import db
 from webapp.web import no_store, page_number, role_required
@@ -42,6 +47,7 @@ def reconciliation():
     return render_template("pharmacy/reconciliation.html", page=page, pharmacy=pharmacy,
                            form=form, day=day, totals=day_totals(pharmacy.id, day),
                            checked=last_reconciliation(pharmacy.id, day),
+                           reconciled=is_reconciled(pharmacy.id, day),
                            is_today=day == clock.today())
 
 
