@@ -75,6 +75,7 @@ class KinshipInvitations(InvitationHandler):
     face_purpose = FACE_PURPOSE
 
     def offer(self, inv: Invitation) -> Offer:
+        """The words of the link page: a new binding, or a self-confirmation after 16."""
         binding = binding_of(inv)
         words = notices.names(binding)
         holder = words["holder"]
@@ -95,6 +96,7 @@ class KinshipInvitations(InvitationHandler):
         return Offer(title="亲情账户绑定邀请", inviter=holder, relation=relation, meaning=meaning)
 
     def check_open(self, inv: Invitation) -> None:
+        """The binding must still wait for the relative (else 邀请已失效)."""
         if not awaits_member(binding_of(inv)):
             raise InvitationGone(MSG_TARGET_GONE, code="target_gone")
 
@@ -112,22 +114,28 @@ class KinshipInvitations(InvitationHandler):
               person=person, detail={"event": word, "invitation": inv.public_id})
 
     def accepted(self, inv: Invitation, person: InsuredPerson, actor: Actor) -> None:
+        """待确认 → 已绑定, or a self-confirmation clears its due date."""
         self._answer(inv, person, actor, "accept")
 
     def declined(self, inv: Invitation, person: InsuredPerson, actor: Actor) -> None:
+        """待确认 → 已拒绝, or refusing the self-confirmation ends the binding."""
         self._answer(inv, person, actor, "decline")
 
     def resent(self, old: Invitation, new: Invitation, actor: Actor) -> None:
+        """Tell both sides about the fresh link."""
         notices.send(binding_of(new), "resend", HOLDER, new,
                      until=clock.china_time(new.expires_at))
 
     def expires_at(self, inv: Invitation) -> datetime | None:
+        """A self-confirmation link lasts to the end of the due day."""
         return self_confirm_expiry(binding_of(inv))
 
     def done_url(self, inv: Invitation, outcome: str) -> str:
+        """After answering: 绑定我的人."""
         return notices.link(notices.BOUND_ME, binding_of(inv))
 
     def expire_due(self, now: datetime) -> int:
+        """The housekeeping sweep: 待确认 bindings whose invitation lapsed → 已过期."""
         return sweeps.expire_due(now)
 
 

@@ -69,6 +69,7 @@ def expire_due(now: datetime | None = None) -> int:
                                   .order_by(KinshipBinding.id)))
 
     def expire(binding: KinshipBinding) -> bool:
+        """One binding → 已过期, committed."""
         apply(binding, "expire", SYSTEM, SYSTEM_ACTOR)
         db.session.commit()
         return True

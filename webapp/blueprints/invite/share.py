@@ -15,6 +15,8 @@ from webapp.qr import link_svg
 
 @dataclass(frozen=True)
 class InviteShare:
+    """The link, its QR code and the text to paste."""
+
     link: str
     qr: Markup
     text: str
