@@ -23,6 +23,7 @@ from webapp.extensions import db
 from webapp.idnumber import make_id_number
 from webapp.models import InsuredPerson, LedgerEntry, PersonalAccount, Pharmacy, User
 from webapp.registry import services as registry
+from webapp.registry.states import InsuredStatus
 
 PASSWORD = "Demo1234"
 ACTOR = Actor(label="demo")
@@ -39,7 +40,7 @@ class DemoPerson:
     days: int
     insurance: str = "resident"
     balance_fen: int = 0
-    status: str = "active"
+    status: str = InsuredStatus.ACTIVE
     phone: str | None = None
     login: bool = False  # create a login (phone + Demo1234)
     face_check_fails: bool = False
@@ -99,7 +100,7 @@ FAMILIES: tuple[tuple[str, tuple[DemoPerson, ...]], ...] = (
         DemoPerson("林子轩", HAIKOU, 313, 12, 90, who="儿子，12周岁"),
         DemoPerson("林小雨", HAIKOU, 316, 3, 45, who="女儿，3周岁"),
         DemoPerson("林德福", HAIKOU, 315, 74, 110, phone="13800000024", who="父亲，74周岁"),
-        DemoPerson("吴秋菊", HAIKOU, 318, 70, 5, status="suspended", phone="13800000025",
+        DemoPerson("吴秋菊", HAIKOU, 318, 70, 5, status=InsuredStatus.SUSPENDED, phone="13800000025",
                    who="母亲，70周岁，暂停参保（未参保，不能绑定/共济）"),
     )),
 )
@@ -285,7 +286,7 @@ def _synthetic_rows(k: int, today: date, now, rnd: random.Random) -> dict:
         "phone": f"{SYNTHETIC_PHONE_PREFIX}{k:08d}",
         "region_code": district[:2] + "0000",
         "insurance_type": "employee" if employee else "resident",
-        "status": "suspended" if rnd.random() < 0.03 else "active",
+        "status": InsuredStatus.SUSPENDED if rnd.random() < 0.03 else InsuredStatus.ACTIVE,
         "card_activated": rnd.random() < 0.98,
         "face_check_fails": False,
         "balance": balance,

@@ -20,6 +20,7 @@ from webapp.models import InsuredPerson, User
 from webapp.money import yuan
 from webapp.regions import province_name
 from webapp.registry.services import add_person, find_person, yuan_to_fen
+from webapp.registry.states import InsuredStatus
 
 CLI_ACTOR = Actor(label="cli")
 
@@ -57,7 +58,7 @@ def register(app: Flask) -> None:
     @click.option("--region", default=None, help="参保地省级代码，默认取身份证号所属省份")
     @click.option("--insurance-type", required=True,
                   help="employee / resident（或 职工医保 / 居民医保）")
-    @click.option("--status", default="active", show_default=True,
+    @click.option("--status", default=InsuredStatus.ACTIVE.value, show_default=True,
                   help="active / suspended（或 参保中 / 暂停）")
     @click.option("--balance", default="0", show_default=True,
                   help="个人账户期初余额（元，最多两位小数；仅职工医保）")

@@ -10,15 +10,17 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.columns import CreatedAtMixin, PublicIdMixin
 from webapp.extensions import db
+from webapp.idnumber import age_on
+from webapp.registry.states import InsuredStatus
+from webapp.states import status_check, status_column
 
 if TYPE_CHECKING:  # mypy cannot see through ``db.Model``
     from webapp.extensions import Base as Model
 else:
     Model = db.Model
-from webapp.idnumber import age_on
 
 INSURANCE_TYPES = {"employee": "职工医保", "resident": "居民医保"}
-INSURED_STATUSES = {"active": "参保中", "suspended": "暂停"}
+INSURED_STATUSES = InsuredStatus.labels()  # value → label (the CLI accepts either)
 
 
 class InsuredPerson(PublicIdMixin, CreatedAtMixin, Model):
@@ -27,7 +29,7 @@ class InsuredPerson(PublicIdMixin, CreatedAtMixin, Model):
     __tablename__ = "insured_person"
     __table_args__ = (
         CheckConstraint("insurance_type in ('employee', 'resident')", name="insurance_type"),
-        CheckConstraint("status in ('active', 'suspended')", name="status"),
+        status_check(InsuredStatus),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -38,7 +40,8 @@ class InsuredPerson(PublicIdMixin, CreatedAtMixin, Model):
     phone: Mapped[str | None] = mapped_column(String(20))
     region_code: Mapped[str] = mapped_column(String(6), index=True)
     insurance_type: Mapped[str] = mapped_column(String(12))
-    status: Mapped[str] = mapped_column(String(12), default="active")
+    status: Mapped[InsuredStatus] = status_column(InsuredStatus, 12,
+                                                  default=InsuredStatus.ACTIVE)
     card_activated: Mapped[bool] = mapped_column(Boolean, default=True)
     # Demo switch: this person's simulated face checks always fail.
     face_check_fails: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -48,7 +51,7 @@ class InsuredPerson(PublicIdMixin, CreatedAtMixin, Model):
     @property
     def is_active(self) -> bool:
         """Whether the person is insured right now (参保中)."""
-        return self.status == "active"
+        return self.status == InsuredStatus.ACTIVE
 
     @property
     def insurance_label(self) -> str:
@@ -58,7 +61,7 @@ class InsuredPerson(PublicIdMixin, CreatedAtMixin, Model):
     @property
     def status_label(self) -> str:
         """参保中 / 暂停."""
-        return INSURED_STATUSES.get(self.status, self.status)
+        return InsuredStatus(self.status).label
 
     def age_on(self, day: date) -> int:
         """Age in 周岁 on the given day."""

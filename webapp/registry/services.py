@@ -37,6 +37,7 @@ from webapp.models import (
 )
 from webapp.money import YuanError, parse_yuan
 from webapp.regions import is_known_region, province_of
+from webapp.registry.states import InsuredStatus
 
 __all__ = [
     "MSG_PASSWORD_RULE",
@@ -152,7 +153,7 @@ def add_person(
     phone: str | None,
     region_code: str | None = None,
     insurance_type: str = "employee",
-    status: str = "active",
+    status: str = InsuredStatus.ACTIVE,
     balance_fen: int = 0,
     card_activated: bool = True,
     face_check_fails: bool = False,
