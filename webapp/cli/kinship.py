@@ -1,10 +1,12 @@
 """`kinship expire` and `kinship sweep`: the 亲情账户 housekeeping a scheduler runs daily."""
 
-from datetime import date
+from datetime import date, datetime
 
 import click
 from flask import Flask
 from flask.cli import AppGroup
+
+from webapp.kinship.sweeps import expire_due, sweep_turning_age
 
 
 def register(app: Flask) -> None:
@@ -14,17 +16,13 @@ def register(app: Flask) -> None:
     @group.command("expire")
     def expire() -> None:
         """待确认 bindings whose invitation expired unanswered → 已过期 (both sides notified)."""
-        from webapp.kinship.sweeps import expire_due
-
         click.echo(f"已过期的待确认绑定 {expire_due()} 条")
 
     @group.command("sweep")
     @click.option("--today", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
                   help="Run as if today were this China date (YYYY-MM-DD).")
-    def sweep(today) -> None:
+    def sweep(today: datetime | None) -> None:
         """Ask relatives who turned 16 to confirm; end bindings whose confirmation lapsed."""
-        from webapp.kinship.sweeps import expire_due, sweep_turning_age
-
         day: date | None = today.date() if today else None
         expired = expire_due()
         result = sweep_turning_age(day)
