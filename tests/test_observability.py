@@ -90,6 +90,13 @@ def test_readyz_refuses_a_database_behind_the_scripts(stamped, client):
     assert response.get_json()["checks"]["migrations"] == "behind"
 
 
+def test_readyz_without_migration_scripts_is_not_ready(app, client, tmp_path):
+    app.extensions["migrate"].directory = str(tmp_path / "no-migrations")
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    assert response.get_json()["checks"]["migrations"] == "no scripts"
+
+
 @pytest.mark.parametrize("url", [
     "postgresql+psycopg://postgres@127.0.0.1:1/nowhere?connect_timeout=2",
     "sqlite:////nonexistent-directory/for/sure/db.sqlite",

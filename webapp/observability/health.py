@@ -54,12 +54,17 @@ def check_database() -> str:
 def check_migrations() -> str:
     """'ok' when the database is at the scripts' head revision, else 'behind' / 'not migrated'."""
     try:
+        heads = script_heads(migrations_directory(current_app))
+    except Exception as err:  # no scripts shipped: nothing to compare with
+        current_app.logger.warning("readyz: migration scripts unreadable (%s)", type(err).__name__)
+        return "no scripts"
+    try:
         with db.engine.connect() as conn:
             found = {row[0] for row in conn.execute(text("SELECT version_num FROM alembic_version"))}
     except Exception as err:
         current_app.logger.warning("readyz: no alembic_version (%s)", type(err).__name__)
         return "not migrated"
-    return OK if found == set(script_heads(migrations_directory(current_app))) else "behind"
+    return OK if found == set(heads) else "behind"
 
 
 def redis_url(app: Flask) -> str:
