@@ -42,7 +42,6 @@ AUDIT_ACTIONS = {
 }
 
 
-
 def lock_group(owner: InsuredPerson, role: str = OWNER) -> AidGroup:
     """The owner's group, row-locked for the rest of the transaction; its members may change
     only while it is 已开通 (NotFound / Conflict)."""
