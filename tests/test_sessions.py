@@ -166,3 +166,14 @@ def test_flash_messages_survive_the_server_store(client, factory, auth):
     after = cookie(client)
     assert after != logged_in and SID_RE.match(after)
     assert "已退出登录" in client.get("/").get_data(as_text=True)
+
+
+def test_static_files_do_not_load_the_session(client, factory, auth):
+    from tests.test_query_counts import counting
+
+    user = factory.user()
+    auth.login(user.phone)
+    with counting() as box:
+        assert client.get("/static/css/app.css").status_code == 200
+    assert box[0] == 0
+    assert client.get("/auth/me").status_code == 200

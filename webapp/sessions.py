@@ -71,6 +71,8 @@ class ServerSessionInterface(SessionInterface):
     def open_session(self, app: Flask, request: Request) -> ServerSession:
         """The stored session of the cookie's id, or a new empty one."""
         sid = request.cookies.get(self.get_cookie_name(app), "")
+        if app.static_url_path and request.path.startswith(app.static_url_path + "/"):
+            return ServerSession()  # static files never read the session: no query for them
         if SID_RE.match(sid):
             with db.engine.connect() as conn:
                 row = conn.execute(
