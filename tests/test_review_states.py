@@ -80,3 +80,18 @@ def test_face_result_loads_as_the_enum(app, factory):
     db.session.expire_all()
     loaded = db.session.get(FaceCheck, check.id)
     assert loaded.result is FaceResult.PENDING and loaded.result == "pending"
+
+
+def test_every_review_notice_event_has_its_texts():
+    """The notify names of the approve/reject rows and resubmit are keys of the notice table."""
+    from webapp.review.notices import NOTICES, texts
+
+    events = {*step(B.PENDING_REVIEW, Decision.APPROVE).notify,
+              *step(B.PENDING_REVIEW, Decision.REJECT).notify, RESUBMIT}
+    assert events == set(NOTICES)
+    to_holder, to_member = texts("reject", who="张*（子女）", relation="子女", holder="李*",
+                                 reason="材料不清晰")
+    assert to_holder == ("家庭成员审核未通过",
+                         "您添加张*（子女）的申请未通过审核。原因：材料不清晰。您可以上传新的证明材料后重新提交。",
+                         "review")
+    assert to_member[0] == "亲情账户添加申请未通过" and to_member[2] == "binding"

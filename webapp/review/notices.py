@@ -1,4 +1,5 @@
-"""What each review event tells the holder and the relative (one table, event → both sides).
+"""What each review event tells the holder and the relative (one table, event → both sides;
+the keys are the events of the binding transition table: approve, reject, resubmit).
 
 Placeholders: ``who`` = masked relative name with the relation, ``relation``, ``holder`` =
 masked holder name, ``reason`` = the rejection text, ``due`` = the new deadline.
@@ -18,21 +19,21 @@ class Notice(NamedTuple):
 
 
 NOTICES: dict[str, tuple[Notice, Notice]] = {
-    "approved": (
+    "approve": (
         Notice("家庭成员审核通过，已绑定",
                "您添加{who}的申请已审核通过，已绑定。现在可以代其出示医保码。", "review"),
         Notice("您已被添加为亲情账户家庭成员",
                "{holder}添加您为亲情账户家庭成员的申请已审核通过（关系：{relation}），"
                "可代您出示医保码。", "binding"),
     ),
-    "rejected": (
+    "reject": (
         Notice("家庭成员审核未通过",
                "您添加{who}的申请未通过审核。原因：{reason}。您可以上传新的证明材料后重新提交。",
                "review"),
         Notice("亲情账户添加申请未通过",
                "{holder}添加您为亲情账户家庭成员的申请未通过审核。", "binding"),
     ),
-    "resubmitted": (
+    "resubmit": (
         Notice("已重新提交审核",
                "您添加{who}的申请已重新提交，证明材料将在{due}前审核完成。", "review"),
         Notice("亲情账户添加申请已重新提交",

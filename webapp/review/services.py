@@ -51,6 +51,7 @@ from webapp.review.rules import (
     working_days_between,
 )
 from webapp.review.states import RESUBMIT, Decision, step
+from webapp.states import Transition
 
 __all__ = [
     "ALREADY_DECIDED", "CHANGED", "NOT_PENDING_RESUBMIT", "NOTE_MAX", "OTHER", "REJECT_REASONS",
@@ -105,13 +106,14 @@ def _notify(binding: KinshipBinding, event: str, **values: str) -> None:
     messages.send(member, to_member[0], to_member[1], to_member[2])
 
 
-def _decision(public_id: str, reviewer: User, decision: Decision) -> KinshipBinding:
-    """The binding, once the reviewer and the state allow the decision (Conflict if not)."""
+def _decision(public_id: str, reviewer: User,
+              decision: Decision) -> tuple[KinshipBinding, Transition]:
+    """The binding and its transition, once the reviewer and the state allow the decision
+    (Conflict if not)."""
     _require_reviewer(reviewer)
     binding = for_reviewer(public_id)
     if binding.status == PENDING:
-        step(binding.status, decision)
-        return binding
+        return binding, step(binding.status, decision)
     raise Conflict(ALREADY_DECIDED if binding.reviewed_at is not None else WITHDRAWN,
                    code="already_decided" if binding.reviewed_at is not None else "withdrawn")
 
@@ -119,17 +121,17 @@ def _decision(public_id: str, reviewer: User, decision: Decision) -> KinshipBind
 def approve(public_id: str, reviewer: User, actor: Actor,
             expected_version: int | None = None) -> KinshipBinding:
     """通过: the binding becomes 已绑定; both sides are told; one audit row."""
-    binding = _decision(public_id, reviewer, Decision.APPROVE)
-    target = step(PENDING, Decision.APPROVE).target
+    binding, transition = _decision(public_id, reviewer, Decision.APPROVE)
     now = clock.now()
     _decide(binding, {
-        "status": target,
+        "status": transition.target,
         "bound_at": now,
         "reviewed_at": now,
         "reviewer_user_id": reviewer.id,
         "reject_reason": "",
     }, expected_version)
-    _notify(binding, "approved")
+    for event in transition.notify:  # "approve"
+        _notify(binding, event)
     audit.record("review.approved", actor, target=binding, person=binding.member,
                  detail={"holder": binding.holder.public_id})
     db.session.commit()
@@ -141,14 +143,15 @@ def reject(public_id: str, reviewer: User, reason: str, note: str, actor: Actor,
     """不通过 with a reason from the list (其他 + text); the holder reads it and may resubmit."""
     _require_reviewer(reviewer)
     text = reason_text(reason, note)
-    binding = _decision(public_id, reviewer, Decision.REJECT)
+    binding, transition = _decision(public_id, reviewer, Decision.REJECT)
     _decide(binding, {
-        "status": step(PENDING, Decision.REJECT).target,
+        "status": transition.target,
         "reviewed_at": clock.now(),
         "reviewer_user_id": reviewer.id,
         "reject_reason": text,
     }, expected_version)
-    _notify(binding, "rejected", reason=text)
+    for event in transition.notify:  # "reject"
+        _notify(binding, event, reason=text)
     audit.record("review.rejected", actor, target=binding, person=binding.member,
                  detail={"reason": reason, "text": text, "holder": binding.holder.public_id})
     db.session.commit()
@@ -213,7 +216,7 @@ def resubmit(holder: InsuredPerson, public_id: str, material: Any,
         db.session.rollback()
         raise Conflict(NOT_PENDING_RESUBMIT, code="not_rejected")
     db.session.refresh(binding)
-    _notify(binding, "resubmitted", due=due.isoformat())
+    _notify(binding, RESUBMIT, due=due.isoformat())
     audit.record("kinship.resubmitted", actor, target=binding, person=member,
                  detail={"material": material.public_id, "due": due.isoformat()})
     db.session.commit()
