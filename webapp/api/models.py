@@ -11,7 +11,7 @@ from webapp.columns import CreatedAtMixin
 from webapp.extensions import db
 
 
-class ApiKey(CreatedAtMixin, db.Model):
+class ApiKey(CreatedAtMixin, db.Model):  # type: ignore[name-defined]  # flask-sqlalchemy
     """An API key ``qy_<prefix>_<secret>`` of a pharmacy's POS system.
 
     The clear key is shown once, by the CLI that creates it. ``prefix`` (public, unique) finds

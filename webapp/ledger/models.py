@@ -9,7 +9,7 @@ from webapp.columns import CreatedAtMixin, PublicIdMixin
 from webapp.extensions import db
 
 
-class PersonalAccount(db.Model):
+class PersonalAccount(db.Model):  # type: ignore[name-defined]  # flask-sqlalchemy
     """职工医保个人账户 of one registry person; the balance never goes negative."""
 
     __tablename__ = "personal_account"
@@ -23,7 +23,7 @@ class PersonalAccount(db.Model):
     entries = relationship("LedgerEntry", back_populates="account", order_by="LedgerEntry.id")
 
 
-class LedgerEntry(PublicIdMixin, CreatedAtMixin, db.Model):
+class LedgerEntry(PublicIdMixin, CreatedAtMixin, db.Model):  # type: ignore[name-defined]  # flask-sqlalchemy
     """One balance change: signed amount and the balance after it."""
 
     __tablename__ = "ledger_entry"
