@@ -83,6 +83,13 @@ def api_error(err: ApiError):
     return error_response(err)
 
 
+@bp.errorhandler(RecursionError)
+def too_deep(err: RecursionError):
+    """JSON nested too deep for the parser (also when a guard before the view parses it)."""
+    db.session.rollback()
+    return error_response(ApiError("invalid_request", "JSON 嵌套层数过多"))
+
+
 @bp.errorhandler(DomainError)
 def domain_error(err: DomainError):
     db.session.rollback()
