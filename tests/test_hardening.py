@@ -85,6 +85,13 @@ def test_api_json_with_unstorable_text_is_invalid_request(client, body):
     assert response.get_json()["error"]["code"] == "invalid_request"
 
 
+def test_json_nested_past_the_parser_stack_is_a_clean_400(insured):
+    deep = "[" * 100_000 + "]" * 100_000
+    response = insured.post("/code/me/status", data=deep, content_type="application/json",
+                            headers={"Accept": "application/json"})
+    assert response.status_code == 400
+
+
 def test_lone_surrogate_in_a_json_page_request(insured):
     response = insured.post("/code/me/status", data=json.dumps({"codes": ["\ud800"]}),
                             content_type="application/json", headers={"Accept": "application/json"})

@@ -67,7 +67,11 @@ def request_texts() -> Iterable[str]:
             yield value
     if request.method in ("POST", "PUT", "PATCH", "DELETE"):
         if request.is_json or request.blueprint == "api":
-            yield from _json_strings(request.get_json(force=True, silent=True))
+            try:
+                body = request.get_json(force=True, silent=True)
+            except RecursionError:  # nested deeper than the parser's stack: refused as unsafe
+                body = "\x00"
+            yield from _json_strings(body)
         else:
             for key, value in request.form.items(multi=True):
                 yield key
