@@ -385,3 +385,29 @@ def test_holders_binding_does_not_change_the_cancel(app, factory, shop):
     undo(row, shop)
     db.session.expire_all()
     assert child.account.balance_fen == 2000
+
+
+# ---- the holder's code page hears of a cancellation ---------------------------------------------
+
+def test_code_page_learns_of_a_later_cancellation(app, client, factory, shop):
+    """The 医保码 page that announced a payment is told when the pharmacy cancels it; a page of
+    another user naming the same settlement learns nothing."""
+    from tests.helpers import login
+
+    pharmacy, staff = shop
+    user = factory.user()
+    issued = issue(user)
+    token = settlement.verify(issued.code, pharmacy, Actor(user=staff)).token
+    row = settlement.settle(token, pharmacy, Actor(user=staff), 1200, "布洛芬缓释胶囊")
+    login(client, user)
+    poll = {"c": [issued.code], "w": [row.public_id]}
+    before = client.post("/code/me/status", data=poll).get_json()
+    assert before["state"] == "paid" and before["cancelled"] == []
+    undo(row, shop)
+    after = client.post("/code/me/status", data=poll).get_json()
+    assert [c["settlement"] for c in after["cancelled"]] == [row.public_id]
+    assert "已撤销" in after["cancelled"][0]["message"]
+    stranger = factory.user(name="陈某")
+    login(client, stranger)
+    theirs = client.post("/code/me/status", data={"c": ["X"], "w": [row.public_id]}).get_json()
+    assert theirs["cancelled"] == []

@@ -223,12 +223,43 @@ def issue_code(user: User, key: str, actor: Actor) -> IssuedCode:
     return IssuedCode(code, expires_at, rules.refresh_seconds, rules.valid_seconds)
 
 
-def code_status(user: User, key: str, codes: list[str]) -> dict:
+def code_status(user: User, key: str, codes: list[str], watch: list[str] | None = None) -> dict:
     """What became of the codes this page showed (newest last): paid, valid, expired, used.
 
-    Only codes the user issued for this subject are looked at, so the endpoint reveals
-    nothing about anyone else's codes.
+    ``watch`` names settlements this page already announced as paid; those since cancelled
+    come back under ``"cancelled"`` so the page can say the payment was undone. Only codes the
+    user issued for this subject are looked at, so the endpoint reveals nothing about anyone
+    else's codes or settlements.
     """
+    answer = _code_status(user, key, codes)
+    if watch:
+        answer["cancelled"] = cancelled_since(user, key, watch)
+    return answer
+
+
+def cancelled_since(user: User, key: str, watch: list[str]) -> list[dict]:
+    """Of the settlements this page announced, those cancelled since (paid with codes the user
+    issued for this subject), each with the message the page shows."""
+    subject = resolve_subject(user.person, key) if user.person else None
+    if subject is None:
+        return []
+    keep = codes_to_watch(code_rules(subject.person))
+    rows = db.session.scalars(
+        select(Settlement).join(InsuranceCode, InsuranceCode.settlement_id == Settlement.id)
+        .where(
+            Settlement.public_id.in_([w for w in watch[-keep:] if w]),
+            Settlement.status == SettlementStatus.CANCELLED,
+            InsuranceCode.issued_by_user_id == user.id,
+            InsuranceCode.person_id == subject.person.id,
+        )
+    ).all()
+    return [{"settlement": s.public_id,
+             "message": f"¥{yuan(s.total_fen)} 的支付已撤销，已退回原账户",
+             "pharmacy": s.pharmacy.name} for s in rows]
+
+
+def _code_status(user: User, key: str, codes: list[str]) -> dict:
+    """The state of the newest shown codes (see code_status)."""
     subject = resolve_subject(user.person, key) if user.person else None
     if subject is None:
         raise Forbidden("仅参保人本人可以出示医保码", code="forbidden")

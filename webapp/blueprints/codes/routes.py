@@ -60,13 +60,15 @@ def refresh(subject: str):
 @bp.route("/<subject>/status", methods=["POST"])
 @role_required("insured")
 def status(subject: str):
-    """What became of the codes this page showed (form c=CODE&c=CODE, newest last).
+    """What became of the codes this page showed (form c=CODE&c=CODE, newest last; w=SETTLEMENT
+    for payments already announced, to learn of a later cancellation).
 
     POST (with the CSRF header) so that live codes never appear in URLs or access logs.
     """
     shown = request.form.getlist("c")
+    watch = request.form.getlist("w")
     try:
-        result = codes.code_status(current_user, subject, shown)
+        result = codes.code_status(current_user, subject, shown, watch)
     except DomainError as err:
         return json_error(err)
     return no_store(jsonify(result))

@@ -103,12 +103,28 @@
     }
   }
 
+  var watched = [];                  // announced settlements: a later cancel is shown too
+
+  function tell(text, where) {
+    $("[data-result-text]").textContent = text;
+    $("[data-result-where]").textContent = where || "";
+    result.hidden = false;
+  }
+
+  function undone(list) {
+    (list || []).forEach(function (c) {
+      if (seen[c.settlement] === "cancelled") return;
+      seen[c.settlement] = "cancelled";
+      tell(c.message, c.pharmacy);
+    });
+  }
+
   function announce(data) {
     if (seen[data.settlement]) return;
     seen[data.settlement] = true;
-    $("[data-result-text]").textContent = data.message;
-    $("[data-result-where]").textContent = data.pharmacy || "";
-    result.hidden = false;
+    watched.push(data.settlement);
+    watched = watched.slice(-keepCodes);
+    tell(data.message, data.pharmacy);
     codes = [];                       // the paid code is done; show() adds the fresh one
     refresh("paid");
   }
@@ -117,6 +133,7 @@
     if (stopped || document.hidden || busy || !navigator.onLine) return;
     var body = new URLSearchParams();
     codes.forEach(function (c) { body.append("c", c); });
+    watched.forEach(function (s) { body.append("w", s); });
     fetch(statusUrl, {
       method: "POST",
       body: body,
@@ -127,6 +144,7 @@
       if (response.status === 403 || response.status === 404) return refusal(response);
       if (!response.ok) throw new Error("HTTP " + response.status);
       return response.json().then(function (data) {
+        undone(data.cancelled);
         if (data.state === "paid") announce(data);
         else if (!offline.hidden) refresh("online");
         else if (data.state === "expired" || data.state === "used" || data.state === "unknown") {
