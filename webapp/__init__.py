@@ -163,4 +163,4 @@ def tune_sqlite() -> None:
             cursor.execute("PRAGMA busy_timeout=5000")
             cursor.close()
 
-    tune_sqlite.done = True
+    setattr(tune_sqlite, "done", True)  # noqa: B010 - a flag on the function, set once

@@ -12,6 +12,7 @@ import math
 import random
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from typing import Any
 
 from sqlalchemy import func, insert, select
 
@@ -305,7 +306,7 @@ def bulk_insert(table, rows: list[dict]) -> None:
     PostgreSQL with psycopg 3, Core ``insert()`` executemany elsewhere."""
     conn = db.session.connection()
     raw = conn.connection.driver_connection
-    if conn.dialect.name != "postgresql" or not hasattr(raw, "pipeline"):
+    if raw is None or conn.dialect.name != "postgresql" or not hasattr(raw, "pipeline"):
         conn.execute(insert(table), rows)
         return
     quote = conn.dialect.identifier_preparer.quote
@@ -316,7 +317,7 @@ def bulk_insert(table, rows: list[dict]) -> None:
             copy.write_row([row[c] for c in columns])
 
 
-def _insert_returning_ids(table, rows: list[dict], key: str) -> list[tuple[int, object]]:
+def _insert_returning_ids(table, rows: list[dict], key: str) -> list[tuple[int, Any]]:
     """Bulk-insert the rows, then read back (id, row[key]) of the rows just added.
 
     Ids only grow, so the new rows are those above the highest id seen before the insert;
@@ -324,8 +325,8 @@ def _insert_returning_ids(table, rows: list[dict], key: str) -> list[tuple[int, 
     """
     last = db.session.scalar(select(func.max(table.c.id))) or 0
     bulk_insert(table, rows)
-    return db.session.execute(
-        select(table.c.id, table.c[key]).where(table.c.id > last)).all()
+    return [(int(i), k) for i, k in db.session.execute(
+        select(table.c.id, table.c[key]).where(table.c.id > last))]
 
 
 def add_synthetic_people(count: int, actor: Actor = ACTOR, chunk: int = CHUNK) -> int:

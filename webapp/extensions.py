@@ -1,6 +1,6 @@
 """Flask extension objects, created here and bound to the app in create_app()."""
 
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -28,6 +28,12 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
+# Every model subclasses ``Model``: db.Model at run time, its declarative Base for the type
+# checker (which cannot see the class flask-sqlalchemy makes at run time).
+if TYPE_CHECKING:
+    Model = Base
+else:
+    Model = db.Model
 migrate = Migrate(compare_type=True, render_as_batch=True)
 login_manager = LoginManager()
 csrf = CSRFProtect()

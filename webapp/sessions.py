@@ -14,13 +14,13 @@ import re
 import secrets
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from flask import Flask, Request, Response, session
 from flask.json.tag import TaggedJSONSerializer
 from flask.sessions import SecureCookieSession, SessionInterface
 from flask_login import user_logged_in
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import Table, delete, insert, select, update
 
 from webapp.accounts.models import WebSession
 from webapp.extensions import db
@@ -40,7 +40,7 @@ def wall_clock() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-_table = WebSession.__table__
+_table = cast(Table, WebSession.__table__)
 
 
 def hash_sid(sid: str) -> str:

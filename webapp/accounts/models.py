@@ -11,12 +11,12 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from webapp import clock
 from webapp.columns import CreatedAtMixin, PublicIdMixin
-from webapp.extensions import db
+from webapp.extensions import Model
 
 ROLES = {"insured": "参保人", "pharmacy": "药店工作人员", "reviewer": "医保经办审核员"}
 
 
-class Pharmacy(PublicIdMixin, CreatedAtMixin, db.Model):
+class Pharmacy(PublicIdMixin, CreatedAtMixin, Model):
     """定点药店: a designated pharmacy whose staff settle purchases."""
 
     __tablename__ = "pharmacy"
@@ -29,7 +29,7 @@ class Pharmacy(PublicIdMixin, CreatedAtMixin, db.Model):
     staff = relationship("User", back_populates="pharmacy")
 
 
-class User(UserMixin, PublicIdMixin, CreatedAtMixin, db.Model):
+class User(UserMixin, PublicIdMixin, CreatedAtMixin, Model):
     """A login: phone + password, with one role."""
 
     __tablename__ = "user_account"
@@ -76,7 +76,7 @@ class User(UserMixin, PublicIdMixin, CreatedAtMixin, db.Model):
         return ROLES.get(self.role, self.role)
 
 
-class WebSession(db.Model):
+class WebSession(Model):
     """Server-side session state: the cookie holds only the random id whose hash keys this row."""
 
     __tablename__ = "web_session"
@@ -90,7 +90,7 @@ class WebSession(db.Model):
     expires_at: Mapped[datetime] = mapped_column(DateTime, index=True)
 
 
-class LoginFailure(db.Model):
+class LoginFailure(Model):
     """One failed login, counted per phone and per client address by every worker alike."""
 
     __tablename__ = "login_failure"
@@ -105,7 +105,7 @@ class LoginFailure(db.Model):
     at: Mapped[datetime] = mapped_column(DateTime, default=clock.now)
 
 
-class SmsCode(db.Model):
+class SmsCode(Model):
     """A 6-digit SMS verification code: only its keyed hash is kept; short-lived, single use."""
 
     __tablename__ = "sms_code"

@@ -4,20 +4,14 @@ owner's 职工医保个人账户 balance with their own 医保码."""
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import TYPE_CHECKING
 
 from sqlalchemy import BigInteger, CheckConstraint, Date, DateTime, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.aid.states import OPEN_STATES, AidGroupStatus, AidMemberStatus, sql_in
 from webapp.columns import CreatedAtMixin, PublicIdMixin
-from webapp.extensions import db
+from webapp.extensions import Model
 from webapp.states import status_check, status_column
-
-if TYPE_CHECKING:  # mypy cannot see through ``db.Model``
-    from webapp.extensions import Base as Model
-else:
-    Model = db.Model
 
 
 class AidGroup(PublicIdMixin, CreatedAtMixin, Model):

@@ -8,10 +8,10 @@ from sqlalchemy import DateTime, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.columns import CreatedAtMixin
-from webapp.extensions import db
+from webapp.extensions import Model
 
 
-class ApiKey(CreatedAtMixin, db.Model):  # type: ignore[name-defined]  # flask-sqlalchemy
+class ApiKey(CreatedAtMixin, Model):
     """An API key ``qy_<prefix>_<secret>`` of a pharmacy's POS system.
 
     The clear key is shown once, by the CLI that creates it. ``prefix`` (public, unique) finds

@@ -2,18 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from webapp.columns import CreatedAtMixin
-from webapp.extensions import db
-
-if TYPE_CHECKING:  # mypy cannot see through ``db.Model``
-    from webapp.extensions import Base as Model
-else:
-    Model = db.Model
+from webapp.extensions import Model
 
 
 class AuditLog(CreatedAtMixin, Model):

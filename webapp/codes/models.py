@@ -18,11 +18,11 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.codes.states import MessageKind, SettlementStatus
 from webapp.columns import CreatedAtMixin, PublicIdMixin
-from webapp.extensions import db
+from webapp.extensions import Model
 from webapp.states import status_check, status_column
 
 
-class InsuranceCode(CreatedAtMixin, db.Model):  # type: ignore[name-defined]  # flask-sqlalchemy
+class InsuranceCode(CreatedAtMixin, Model):
     """One issued 医保码: only the SHA-256 of the opaque short code is stored.
 
     ``person`` is whose insurance the code stands for (the patient); ``holder`` and ``binding``
@@ -56,7 +56,7 @@ class InsuranceCode(CreatedAtMixin, db.Model):  # type: ignore[name-defined]  # 
     settlement = relationship("Settlement")
 
 
-class Settlement(PublicIdMixin, CreatedAtMixin, db.Model):  # type: ignore[name-defined]  # flask-sqlalchemy
+class Settlement(PublicIdMixin, CreatedAtMixin, Model):
     """结算单: total = 个人账户支付 + 共济支付 + 个人现金支付, all in integer fen."""
 
     __tablename__ = "settlement"
@@ -110,7 +110,7 @@ class Settlement(PublicIdMixin, CreatedAtMixin, db.Model):  # type: ignore[name-
     staff = relationship("User")
 
 
-class MessageRecord(CreatedAtMixin, db.Model):  # type: ignore[name-defined]  # flask-sqlalchemy
+class MessageRecord(CreatedAtMixin, Model):
     """One state-changing message (msgid) of a pharmacy, kept for the policy's retention days.
 
     ``fingerprint`` is the SHA-256 of the request's meaning: the same msgid with the same

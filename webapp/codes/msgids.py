@@ -18,9 +18,9 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, select
+from sqlalchemy import Table, delete, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -88,7 +88,7 @@ def _insert(values: dict[str, Any]) -> bool:
     """INSERT the row unless (pharmacy, msgid) exists; True when this call inserted it."""
     dialect = db.session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    table = MessageRecord.__table__
+    table = cast(Table, MessageRecord.__table__)
     statement = insert(table).values(**values).on_conflict_do_nothing(
         index_elements=["pharmacy_id", "msgid"]).returning(table.c.id)
     return db.session.execute(statement).scalar() is not None

@@ -22,7 +22,7 @@ from webapp.codes.models import Settlement
 from webapp.codes.states import SettlementStatus
 from webapp.columns import CreatedAtMixin, PublicIdMixin
 from webapp.domain import DomainError
-from webapp.extensions import db
+from webapp.extensions import Model, db
 from webapp.states import State, status_check, status_column
 
 if TYPE_CHECKING:  # the audit module imports webapp.models, which imports this module
@@ -53,7 +53,7 @@ class ReconciliationResult(State):
     MISMATCH = "mismatch", "对账不一致", "bad"
 
 
-class Reconciliation(PublicIdMixin, CreatedAtMixin, db.Model):
+class Reconciliation(PublicIdMixin, CreatedAtMixin, Model):
     """One 3201 / 3202 comparison of a pharmacy's China day: both sides and the result."""
 
     __tablename__ = "reconciliation"

@@ -21,9 +21,10 @@ import random
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
 from markupsafe import Markup
-from sqlalchemy import delete, insert, select
+from sqlalchemy import Table, delete, insert, select
 
 from webapp import clock, qr
 from webapp.audit import services as audit
@@ -205,7 +206,7 @@ def issue_code(user: User, key: str, actor: Actor) -> IssuedCode:
     expires_at = now + timedelta(seconds=rules.valid_seconds)
     code = new_code_string()
     # A plain INSERT (no unit-of-work flush): this runs once a minute for every open code page.
-    db.session.connection().execute(insert(InsuranceCode.__table__).values(
+    db.session.connection().execute(insert(cast(Table, InsuranceCode.__table__)).values(
         code_hash=hash_code(code),
         person_id=subject.person.id,
         holder_person_id=user.person.id if subject.on_behalf else None,

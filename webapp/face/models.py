@@ -3,20 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from sqlalchemy import DateTime, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from webapp.columns import CreatedAtMixin, PublicIdMixin
-from webapp.extensions import db
+from webapp.extensions import Model
 from webapp.face.states import FaceResult
 from webapp.states import status_check, status_column
-
-if TYPE_CHECKING:  # mypy cannot see through ``db.Model``
-    from webapp.extensions import Base as Model
-else:
-    Model = db.Model
 
 
 class FaceCheck(PublicIdMixin, CreatedAtMixin, Model):

@@ -78,6 +78,8 @@ class VerifierResult:
 class FaceVerifier(Protocol):
     """Decides whether an image shows the person; a real provider would implement this."""
 
+    max_bytes: int  # the largest photo it accepts (the page says so)
+
     def verify(self, person: InsuredPerson, image_bytes: bytes) -> VerifierResult:
         """Check the image against the person; never keep the image."""
         ...

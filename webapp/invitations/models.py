@@ -9,11 +9,11 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp import clock
 from webapp.columns import CreatedAtMixin, PublicIdMixin
-from webapp.extensions import db
+from webapp.extensions import Model
 from webapp.invitations.states import InvitationStatus
 
 
-class Invitation(PublicIdMixin, CreatedAtMixin, db.Model):  # type: ignore[name-defined]  # flask-sqlalchemy
+class Invitation(PublicIdMixin, CreatedAtMixin, Model):
     """An invitation link for a relative aged 16+: only the token's hash is stored.
 
     Reused by 家庭共济: ``kind`` says which flow, ``target_id`` names the row it confirms

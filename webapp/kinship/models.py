@@ -17,12 +17,12 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.columns import CreatedAtMixin, PublicIdMixin
-from webapp.extensions import db
+from webapp.extensions import Model
 from webapp.kinship.states import AWAITING_SELF, BindingStatus, Shown
 from webapp.states import status_check, status_column
 
 
-class KinshipBinding(PublicIdMixin, CreatedAtMixin, db.Model):  # type: ignore[name-defined]  # flask-sqlalchemy
+class KinshipBinding(PublicIdMixin, CreatedAtMixin, Model):
     """A holder (持有人) binds a relative (家庭成员) so they may show the relative's 医保码."""
 
     __tablename__ = "kinship_binding"
@@ -73,7 +73,7 @@ class KinshipBinding(PublicIdMixin, CreatedAtMixin, db.Model):  # type: ignore[n
         return self.shown.label
 
 
-class KinshipMaterial(PublicIdMixin, CreatedAtMixin, db.Model):  # type: ignore[name-defined]  # flask-sqlalchemy
+class KinshipMaterial(PublicIdMixin, CreatedAtMixin, Model):
     """证明材料: an uploaded proof file, stored under instance/ with a random name."""
 
     __tablename__ = "kinship_material"
@@ -87,7 +87,7 @@ class KinshipMaterial(PublicIdMixin, CreatedAtMixin, db.Model):  # type: ignore[
     sha256: Mapped[str] = mapped_column(String(64))
 
 
-class CommitmentLetter(PublicIdMixin, CreatedAtMixin, db.Model):  # type: ignore[name-defined]  # flask-sqlalchemy
+class CommitmentLetter(PublicIdMixin, CreatedAtMixin, Model):
     """个人承诺书 signed by the holder: letter version, text hash, typed name, drawn signature."""
 
     __tablename__ = "commitment_letter"

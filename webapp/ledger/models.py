@@ -6,10 +6,10 @@ from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.columns import CreatedAtMixin, PublicIdMixin
-from webapp.extensions import db
+from webapp.extensions import Model
 
 
-class PersonalAccount(db.Model):  # type: ignore[name-defined]  # flask-sqlalchemy
+class PersonalAccount(Model):
     """职工医保个人账户 of one registry person; the balance never goes negative."""
 
     __tablename__ = "personal_account"
@@ -23,7 +23,7 @@ class PersonalAccount(db.Model):  # type: ignore[name-defined]  # flask-sqlalche
     entries = relationship("LedgerEntry", back_populates="account", order_by="LedgerEntry.id")
 
 
-class LedgerEntry(PublicIdMixin, CreatedAtMixin, db.Model):  # type: ignore[name-defined]  # flask-sqlalchemy
+class LedgerEntry(PublicIdMixin, CreatedAtMixin, Model):
     """One balance change: signed amount and the balance after it."""
 
     __tablename__ = "ledger_entry"

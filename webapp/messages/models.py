@@ -3,18 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from sqlalchemy import DateTime, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from webapp.columns import CreatedAtMixin, PublicIdMixin
-from webapp.extensions import db
-
-if TYPE_CHECKING:  # mypy cannot see through ``db.Model``
-    from webapp.extensions import Base as Model
-else:
-    Model = db.Model
+from webapp.extensions import Model
 
 
 class Message(PublicIdMixin, CreatedAtMixin, Model):

@@ -3,21 +3,15 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import TYPE_CHECKING
 
 from sqlalchemy import Boolean, CheckConstraint, Date, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.columns import CreatedAtMixin, PublicIdMixin
-from webapp.extensions import db
+from webapp.extensions import Model
 from webapp.idnumber import age_on
 from webapp.registry.states import InsuredStatus
 from webapp.states import status_check, status_column
-
-if TYPE_CHECKING:  # mypy cannot see through ``db.Model``
-    from webapp.extensions import Base as Model
-else:
-    Model = db.Model
 
 INSURANCE_TYPES = {"employee": "职工医保", "resident": "居民医保"}
 INSURED_STATUSES = InsuredStatus.labels()  # value → label (the CLI accepts either)

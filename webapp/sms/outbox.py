@@ -10,10 +10,10 @@ from sqlalchemy import DateTime, String, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from webapp import clock
-from webapp.extensions import db
+from webapp.extensions import Model, db
 
 
-class SmsOutboxMessage(db.Model):
+class SmsOutboxMessage(Model):
     """One simulated text message."""
 
     __tablename__ = "sms_outbox"

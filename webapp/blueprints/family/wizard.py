@@ -308,8 +308,9 @@ def add_letter():
 def add_result():
     """Step 6: bound, waiting for review, or an invitation link (+ QR) for a relative of 16+."""
     result = session.get(RESULT)
-    done = queries.wizard_result(holder(), result.get("binding")) \
-        if isinstance(result, dict) else None
+    if not isinstance(result, dict):
+        return redirect(service_url("kinship"))
+    done = queries.wizard_result(holder(), result.get("binding"))
     if done is None:
         return redirect(service_url("kinship"))
     share = None

@@ -3,6 +3,8 @@ material and signed 承诺书, the decision, and the 审计日志 search with it
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import (
     Response,
     flash,
@@ -157,16 +159,17 @@ def audit():
 @role_required("reviewer")
 def audit_csv():
     """The same search as CSV (UTF-8 with BOM for Excel, China time, masked)."""
+    search: dict[str, Any] = request.args.to_dict()  # to go back to the same search
     form = AuditSearchForm(request.args)
     form.action.choices = select_choices([("", "全部操作")])
     if not form.validate():
         flash("搜索条件有误，请修改后再导出", "error")
-        return redirect(url_for("review.audit", **request.args))
+        return redirect(url_for("review.audit", **search))
     try:
         chunks = audit_search.export_csv(audit_query(form), current_actor())
     except DomainError as err:
         flash(err.message, "error")
-        return redirect(url_for("review.audit", **request.args))
+        return redirect(url_for("review.audit", **search))
     name = f"audit-{clock.china_time(clock.now(), '%Y%m%d-%H%M%S')}.csv"
     response = Response(stream_with_context(chunks), mimetype="text/csv; charset=utf-8")
     response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
