@@ -16,6 +16,7 @@ from webapp.audit.services import SYSTEM
 from webapp.blueprints.api.errors import ERRORS, SERVICE_CODES
 from webapp.blueprints.api.openapi import build_document
 from webapp.codes import settlement as settlement_service
+from webapp.codes.msgids import new_msgid
 from webapp.extensions import db
 from webapp.models import AuditLog, InsuranceCode, LedgerEntry, PersonalAccount, Settlement
 
@@ -64,7 +65,8 @@ class Pos:
         return r, conforms(r, VERIFY, "post")
 
     def settle(self, token, amount_fen=2350, items=None, key="default", **extra):
-        body = {"settlement_token": token, "business_type": "02121", "amount_fen": amount_fen,
+        body = {"msgid": new_msgid(self.pharmacy),
+                "settlement_token": token, "business_type": "02121", "amount_fen": amount_fen,
                 "items": items if items is not None else
                 [{"name": "布洛芬缓释胶囊", "quantity": 1, "amount_fen": amount_fen}]}
         body.update(extra)
@@ -72,6 +74,9 @@ class Pos:
         return r, conforms(r, SETTLE, "post")
 
     def settle_raw(self, body, key="default"):
+        """POST the body as given (a fresh msgid added unless the body names one)."""
+        if isinstance(body, dict) and "msgid" not in body:
+            body = {"msgid": new_msgid(self.pharmacy), **body}
         r = self.client.post(SETTLE, json=body, headers=self.headers(key))
         return r, conforms(r, SETTLE, "post")
 
@@ -402,6 +407,17 @@ def test_settle_wrong_types_are_invalid_request(pos, factory, change):
     before = money()
     r, answer = pos.settle_raw(body)
     assert (r.status_code, error_of(answer)) == (400, "invalid_request"), change
+    assert money() == before
+
+
+def test_settle_without_msgid_is_invalid_request_and_moves_nothing(pos, factory):
+    """Every settlement carries its message id (2102): none → 400 on the msgid field."""
+    token = pos.token_for(issue(factory.user(balance_fen=10000)).code)
+    before = money()
+    r = pos.client.post(SETTLE, json={**GOOD, "settlement_token": token}, headers=pos.headers())
+    answer = conforms(r, SETTLE, "post")
+    assert (r.status_code, answer["error"]["code"], answer["error"]["field"]) == \
+        (400, "invalid_request", "msgid")
     assert money() == before
 
 

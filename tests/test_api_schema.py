@@ -97,6 +97,8 @@ def swap_in_real_values(case, real: Real) -> None:
         case.body = {**body, "code": real.code()}
     elif path in ("/api/v1/settlements", "/api/v1/presettlements") and body is not None:
         swapped = {**body, "settlement_token": real.token(), "business_type": "02121"}
+        if path == "/api/v1/settlements":
+            swapped["msgid"] = real.msgid()
         items = body.get("items")
         if isinstance(items, list) and all(isinstance(i, dict) for i in items):
             swapped["amount_fen"] = sum(i.get("amount_fen", 0) for i in items)

@@ -142,10 +142,12 @@ class PresettlementRequest(Purchase):
     """预结算（2101）：与结算相同的内容；只试算拆分，不动钱，结算凭证仍然有效。"""
 
 
-class SettlementRequest(Purchase, OptionalMsgid):
+class SettlementRequest(Purchase):
     """用解码得到的结算凭证结算（2102）。金额为整数分；明细金额之和必须等于 amount_fen，否则 422
-    invalid_amount；明细合成的文字超过 200 字时 422 invalid_items。带 msgid 时：同一 msgid 同一请求
+    invalid_amount；明细合成的文字超过 200 字时 422 invalid_items。必须带 msgid：同一 msgid 同一请求
     返回原结果（200，响应头 X-Replay: true），同一 msgid 不同请求 409 msgid_conflict。"""
+
+    msgid: Msgid
 
     allow_self_pay: bool = Field(
         default=True, description="账户余额不足时差额由个人自付；false 时不足则 409 insufficient")

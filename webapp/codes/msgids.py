@@ -14,8 +14,10 @@ transaction; a repeat with the same fingerprint is a replay, one with another fi
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import re
+import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -42,11 +44,16 @@ def prefix_of(pharmacy: Pharmacy) -> str:
     return pharmacy.code.rjust(PREFIX_LENGTH, "0")[:PREFIX_LENGTH]
 
 
+_SEQUENCE = itertools.count(secrets.randbelow(10000))
+
+
 def new_msgid(pharmacy: Pharmacy, at: datetime | None = None) -> str:
     """A fresh msgid of this pharmacy (for a web form's hidden field: its double-submit guard)."""
     moment = at or clock.now()
     local = clock.to_china(moment)
-    sequence = f"{moment.microsecond // 100:04d}"
+    # A per-process counter from a random start: ids made in one second (or under a frozen
+    # clock) differ; two workers collide only if their counters meet in the same second.
+    sequence = f"{next(_SEQUENCE) % 10000:04d}"
     return f"{prefix_of(pharmacy)}{local:%Y%m%d%H%M%S}{sequence}"
 
 
