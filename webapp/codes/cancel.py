@@ -104,7 +104,7 @@ def cancel_message(settlement: Settlement | str, pharmacy: Pharmacy, actor: Acto
             claimed = msgids.claim(pharmacy, msgid, MessageKind.CANCEL,
                                    msgids.fingerprint("cancel", public_id, clean))
             if not claimed.fresh:
-                return _replay(claimed)
+                return _replay(claimed, settlement_needed=True)
         done = _cancel(_own_settlement(public_id, pharmacy), pharmacy, actor, clean, answer)
         if claimed is not None:
             msgids.finish(claimed, done.answer, done.settlement.id if done.settlement else None)
@@ -115,9 +115,12 @@ def cancel_message(settlement: Settlement | str, pharmacy: Pharmacy, actor: Acto
         raise
 
 
-def _replay(claimed: msgids.Claim) -> Outcome:
+def _replay(claimed: msgids.Claim, settlement_needed: bool = False) -> Outcome:
     """The first answer of a repeated message (commits the caller's own rows)."""
     row = claimed.record.settlement
+    if row is None and settlement_needed:
+        # A cancel's record always names its settlement once committed; never answer without.
+        raise fail("not_found")
     if row is not None:
         row.replayed = True
     db.session.commit()
