@@ -25,6 +25,7 @@ from webapp.blueprints.api.openapi import (
 )
 from webapp.codes import msgids
 from webapp.codes.cancel import settlement_day
+from webapp.codes.states import SettlementStatus
 from webapp.extensions import db
 from webapp.ledger.check import check
 from webapp.models import Settlement
@@ -83,7 +84,10 @@ def test_served_document_equals_what_the_models_generate(client):
     served = client.get("/api/openapi.json").get_json()
     assert served == build_document()
     assert served["components"]["schemas"] == component_schemas()
-    assert set(served["components"]["schemas"]) == {m.__name__ for m in schemas.COMPONENTS}
+    assert set(served["components"]["schemas"]) == \
+        {m.__name__ for m in (*schemas.COMPONENTS, *schemas.ENUMS)}
+    assert served["components"]["schemas"]["SettlementStatus"]["enum"] == \
+        list(SettlementStatus.values())
     for model in schemas.COMPONENTS:
         mode = "validation" if issubclass(model, schemas.Request) else "serialization"
         own = model.model_json_schema(ref_template=REF, schema_generator=OpenApi30, mode=mode)

@@ -12,18 +12,20 @@ from webapp.accounts.services import (
 )
 from webapp.audit import services as audit
 from webapp.audit.services import Actor
-from webapp.domain import DomainError
+from webapp.domain import DomainError, command
 from webapp.extensions import db
 from webapp.masking import mask_phone
 from webapp.sessions import end_user_sessions
 
 
+@command
 def send_reset_code(phone: str) -> None:
     """忘记密码: a code for the phone typed; texted only when an account has that phone."""
     phone = check_phone(phone)
     sms_codes.issue(phone, "reset_password", deliver=user_by_phone(phone) is not None)
 
 
+@command
 def send_change_code(user: User) -> None:
     """修改密码: a code texted to the account's own phone."""
     sms_codes.issue(user.phone, "change_password", deliver=True)

@@ -19,7 +19,7 @@ from webapp import clock
 from webapp.accounts import sms_codes, throttle
 from webapp.audit import services as audit
 from webapp.audit.services import Actor
-from webapp.domain import DomainError
+from webapp.domain import DomainError, command
 from webapp.extensions import db
 from webapp.face import services as face
 from webapp.idnumber import IdNumberError, normalise, parse_id_number
@@ -151,6 +151,7 @@ def pending_person(pending: PendingRegistration) -> InsuredPerson | None:
     )
 
 
+@command
 def complete_registration(pending: PendingRegistration, actor: Actor) -> User:
     """Create the account once the face check passed: re-check, spend the pass, audit, commit.
 
@@ -182,6 +183,7 @@ def complete_registration(pending: PendingRegistration, actor: Actor) -> User:
     return user
 
 
+@command
 def authenticate(phone: str, password: str, actor: Actor, code: str | None = None) -> User:
     """Log in with phone and password; the failure never says which of the two was wrong.
 
@@ -224,6 +226,7 @@ def authenticate(phone: str, password: str, actor: Actor, code: str | None = Non
     return user
 
 
+@command
 def send_login_code(phone: str) -> None:
     """Text the login code to the phone typed (only an account's phone really gets one)."""
     phone = check_phone(phone)

@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from webapp.codes.checks import REASON_MAX
+from webapp.codes.states import SettlementStatus
 
 CODE_MAX = 64
 TOKEN_MAX = 128
@@ -175,7 +176,7 @@ class Settlement(Answer):
     items: str = Field(examples=["布洛芬缓释胶囊×1 ¥23.50"])
     shown_by: Literal["self", "relative"]
     created_at: str = Field(json_schema_extra={"format": "date-time"})
-    status: Literal["settled", "cancelled"] = Field(description="settled 已结算；cancelled 已撤销")
+    status: SettlementStatus = Field(description="settled 已结算；cancelled 已撤销")
     msgid: str | None = Field(default=None, description="结算报文ID（结算时带了才有）")
     cancelled_at: str | None = Field(default=None, json_schema_extra={"format": "date-time"})
     cancel_reason: str | None = None
@@ -253,7 +254,7 @@ class DetailRow(Request):
 
     settlement_id: Annotated[str, Field(min_length=1, max_length=40), Unicode]
     amount_fen: int = Field(ge=0)
-    state: Literal["settled", "cancelled"]
+    state: Annotated[SettlementStatus, Field(strict=False)]  # its value, as JSON sends it
 
 
 class DetailsRequest(Request):
@@ -299,3 +300,5 @@ COMPONENTS: tuple[type[BaseModel], ...] = (
     ReconciliationResult, Totals, Difference, DetailsRequest, DetailRow, DetailsResult,
     DetailAnswerRow, DetailDifference,
 )
+# State enums the models use: each becomes a component of its own (values from the enum).
+ENUMS: tuple[type[SettlementStatus], ...] = (SettlementStatus,)

@@ -32,6 +32,7 @@ from webapp.audit.services import Actor
 from webapp.codes.states import SettlementStatus
 from webapp.domain import Forbidden, NotFound
 from webapp.extensions import db
+from webapp.kinship.states import BindingStatus
 from webapp.masking import mask_name
 from webapp.models import InsuranceCode, InsuredPerson, KinshipBinding, Settlement, User
 from webapp.money import yuan
@@ -175,9 +176,9 @@ def resolve_subject(holder: InsuredPerson, key: str) -> Subject:
             KinshipBinding.public_id == key, KinshipBinding.holder_person_id == holder.id
         )
     )
-    if binding is None or binding.status not in ("active", "ended"):
+    if binding is None or binding.status not in (BindingStatus.ACTIVE, BindingStatus.ENDED):
         raise NotFound("未找到该家庭成员", code="unknown_subject")
-    if binding.status != "active":
+    if binding.status != BindingStatus.ACTIVE:
         raise Forbidden(BINDING_ENDED, code="binding_ended")
     return Subject(key, binding.member, binding)
 

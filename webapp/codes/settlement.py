@@ -58,7 +58,7 @@ from webapp.codes.checks import (
 from webapp.codes.notices import notify_settled, split_text
 from webapp.codes.services import ALPHABET, CODE_LENGTH, hash_code, holder_kin_word, normalize
 from webapp.codes.states import MessageKind
-from webapp.domain import DomainError
+from webapp.domain import DomainError, command
 from webapp.extensions import db
 from webapp.kinship.states import BindingStatus
 from webapp.masking import mask_name
@@ -254,6 +254,7 @@ def _split(patient: InsuredPerson, amount_fen: int, now: datetime,
     return split, payer if aid_fen else None
 
 
+@command
 def presettle(token: str, pharmacy: Pharmacy, amount_fen: int, items: str,
               business_type: str = "02121") -> Split:
     """2101: the split a settlement would make now; moves no money, keeps the token open."""

@@ -9,7 +9,7 @@ from webapp.accounts import passwords
 from webapp.blueprints.auth import bp
 from webapp.blueprints.auth.password_forms import ChangePasswordForm, ForgotForm, ResetForm
 from webapp.domain import DomainError
-from webapp.extensions import db, limiter
+from webapp.extensions import limiter
 from webapp.forms import ActionForm
 from webapp.sessions import current_sid_hash
 from webapp.sms import outbox
@@ -56,7 +56,6 @@ def forgot_password_code():
     try:
         passwords.send_reset_code(form.phone.data)
     except DomainError as err:
-        db.session.rollback()
         flash(err.message, "warning")
     else:
         flash(MSG_RESET_SENT, "success")
@@ -94,7 +93,6 @@ def change_password_code():
     try:
         passwords.send_change_code(current_user._get_current_object())
     except DomainError as err:
-        db.session.rollback()
         flash(err.message, "warning")
     else:
         flash(MSG_CHANGE_SENT, "success")

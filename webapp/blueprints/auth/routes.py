@@ -24,7 +24,7 @@ from webapp.blueprints.auth.forms import LogoutForm, RegisterForm
 from webapp.blueprints.auth.password_forms import CodeLoginForm, SendLoginCodeForm
 from webapp.blueprints.face import start_face_check
 from webapp.domain import DomainError
-from webapp.extensions import db, limiter
+from webapp.extensions import limiter
 from webapp.web import attempt, current_actor, safe_next
 
 PENDING_KEY = "pending_registration"
@@ -109,7 +109,6 @@ def register_complete():
     try:
         user = accounts.complete_registration(pending, current_actor())
     except DomainError as err:
-        db.session.rollback()
         if err.code == "face_required":
             person = accounts.pending_person(pending)
             if person is not None:
@@ -150,7 +149,6 @@ def login():
             user = accounts.authenticate(form.phone.data, form.password.data, current_actor(),
                                          code=form.code.data)
         except DomainError as err:
-            db.session.rollback()
             if err.code == "address_limited":
                 abort(429)
             if err.code in ("second_factor", "code_needed"):
@@ -183,7 +181,6 @@ def login_code():
     try:
         accounts.send_login_code(form.phone.data)
     except DomainError as err:
-        db.session.rollback()
         flash(err.message, "warning")
     else:
         flash(MSG_CODE_SENT, "success")

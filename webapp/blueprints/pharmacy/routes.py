@@ -19,7 +19,7 @@ from webapp.blueprints.pharmacy.steps import CancelForm, ConfirmForm
 from webapp.codes import cancel, msgids, records, settlement
 from webapp.codes.reconciliation import day_totals
 from webapp.domain import DomainError
-from webapp.extensions import db, limiter
+from webapp.extensions import limiter
 from webapp.models import Pharmacy, Settlement
 from webapp.money import yuan
 from webapp.templating import china_time
@@ -110,7 +110,6 @@ def patient():
             fen = settlement.parse_amount(form.amount.data, pharmacy)
             split = settlement.presettle(checked.token, pharmacy, fen, form.items.data)
         except DomainError as err:
-            db.session.rollback()
             if err.code in RESCAN:
                 return back_to_scan(err)
             attempt(form, _raise, err)
@@ -131,7 +130,6 @@ def _raise(err: DomainError) -> None:
 
 def refused(err: DomainError):
     """A refusal after 预结算: a stale card goes back to scanning, anything else to the card."""
-    db.session.rollback()
     if err.code in RESCAN:
         return back_to_scan(err)
     flash(err.message, "error")
@@ -198,7 +196,6 @@ def cancel_receipt(public_id: str):
             done = cancel.cancel(row, pharmacy, current_actor(), form.reason.data.strip(),
                                  msgid=form.msgid.data)
         except DomainError as err:
-            db.session.rollback()
             if err.code in CANCEL_CLOSED:
                 flash(err.message, "error")
                 return back
