@@ -39,6 +39,17 @@ def test_migrations_match_models_on_sqlite(tmp_path):
         assert inspect(db.engine).has_table("kinship_binding")
 
 
+def test_migrating_in_process_keeps_the_apps_loggers(tmp_path):
+    """Alembic's logging config must not switch off the access log or upload warnings."""
+    import logging
+
+    for name in ("webapp.access", "webapp.kinship.materials"):
+        logging.getLogger(name)
+    _migrated_app(f"sqlite:///{tmp_path / 'l.sqlite'}", tmp_path)
+    assert not logging.getLogger("webapp.access").disabled
+    assert not logging.getLogger("webapp.kinship.materials").disabled
+
+
 def test_downgrade_to_base_removes_every_table(tmp_path):
     """The migrations can be walked back to an empty database."""
     app = _migrated_app(f"sqlite:///{tmp_path / 'd.sqlite'}", tmp_path)

@@ -73,23 +73,29 @@
     });
   }
 
-  function refresh(why) {
-    if (stopped || busy) return Promise.resolve();
-    if (!navigator.onLine) { goOffline(); return Promise.resolve(); }
-    busy = true;
-    lastRefresh = Date.now();
-    return fetch(refreshUrl, {
+  // POST with the page's CSRF token; refusals stop the page, other failures mean offline.
+  function post(url, body, done) {
+    return fetch(url, {
       method: "POST",
+      body: body,
       credentials: "same-origin",
       cache: "no-store",
       headers: { "X-CSRFToken": csrf, "Accept": "application/json" }
     }).then(function (response) {
       if (response.status === 403 || response.status === 404) return refusal(response);
       if (!response.ok) throw new Error("HTTP " + response.status);
-      return response.json().then(function (data) {
-        show(data);
-        if (why === "stale") say("该码已失效，已为您刷新");
-      });
+      return response.json().then(done);
+    });
+  }
+
+  function refresh(why) {
+    if (stopped || busy) return Promise.resolve();
+    if (!navigator.onLine) { goOffline(); return Promise.resolve(); }
+    busy = true;
+    lastRefresh = Date.now();
+    return post(refreshUrl, undefined, function (data) {
+      show(data);
+      if (why === "stale") say("该码已失效，已为您刷新");
     }).catch(goOffline).then(function () { busy = false; });
   }
 
@@ -134,23 +140,13 @@
     var body = new URLSearchParams();
     codes.forEach(function (c) { body.append("c", c); });
     watched.forEach(function (s) { body.append("w", s); });
-    fetch(statusUrl, {
-      method: "POST",
-      body: body,
-      credentials: "same-origin",
-      cache: "no-store",
-      headers: { "X-CSRFToken": csrf, "Accept": "application/json" }
-    }).then(function (response) {
-      if (response.status === 403 || response.status === 404) return refusal(response);
-      if (!response.ok) throw new Error("HTTP " + response.status);
-      return response.json().then(function (data) {
-        undone(data.cancelled);
-        if (data.state === "paid") announce(data);
-        else if (!offline.hidden) refresh("online");
-        else if (data.state === "expired" || data.state === "used" || data.state === "unknown") {
-          refresh("stale");
-        }
-      });
+    post(statusUrl, body, function (data) {
+      undone(data.cancelled);
+      if (data.state === "paid") announce(data);
+      else if (!offline.hidden) refresh("online");
+      else if (data.state === "expired" || data.state === "used" || data.state === "unknown") {
+        refresh("stale");
+      }
     }).catch(goOffline);
   }
 
