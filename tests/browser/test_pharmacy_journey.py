@@ -169,11 +169,13 @@ def test_mother_shows_sons_code_and_pharmacy_settles(live_server, phone, browser
         expect(desk.locator(".ph-table")).to_contain_text("小儿布洛芬混悬液")
         expect(desk.locator(".ph-totals")).to_contain_text("¥23.50")
         screenshot(desk, "7-today")
-        mom.get_by_role("link", name="儿子的消费记录").click()
-        expect(mom.locator(".rec-row").first).to_contain_text("仁心大药房")
-        expect(mom.locator(".rec-row").first).to_contain_text("¥23.50")
-        expect(mom.locator(".rec-month")).to_contain_text("¥23.50")
-        screenshot(mom, "8-records")
+        # (in a second tab: the code page stays open to hear of a later cancellation)
+        records = mom.context.new_page()
+        records.goto(base + mom.get_by_role("link", name="儿子的消费记录").get_attribute("href"))
+        expect(records.locator(".rec-row").first).to_contain_text("仁心大药房")
+        expect(records.locator(".rec-row").first).to_contain_text("¥23.50")
+        expect(records.locator(".rec-month")).to_contain_text("¥23.50")
+        screenshot(records, "8-records")
 
         # Scanning the same code again is refused.
         desk.goto(base + "/pharmacy/")
@@ -197,15 +199,21 @@ def test_mother_shows_sons_code_and_pharmacy_settles(live_server, phone, browser
         screenshot(desk, "10-cancelled")
         assert balance_of(live_server.app, data["child_id"]) == 2000  # the balance is back
 
+        # The code page still open on her phone says the payment was undone, without a reload.
+        mom.bring_to_front()
+        expect(mom.locator("[data-result]")).to_contain_text("¥23.50 的支付已撤销", timeout=15_000)
+        expect(mom.locator("[data-result]")).to_have_class(re.compile("code-result_undone"))
+        assert mom.evaluate("window.__sameDocument") is True
+        screenshot(mom, "11-code-page-cancelled")
         # The mother's 消费记录 shows the payment as cancelled, with the time and the reason.
-        mom.reload()
-        first = mom.locator(".rec-row").first
+        records.reload()
+        first = records.locator(".rec-row").first
         expect(first).to_contain_text("已撤销")
         expect(first).to_contain_text("顾客退货")
-        expect(mom.locator(".rec-month")).to_contain_text("¥0.00")
-        screenshot(mom, "11-records-cancelled")
-        mom.goto(base + "/messages/")
-        expect(mom.locator("main")).to_contain_text("家人医保支付撤销通知")
+        expect(records.locator(".rec-month")).to_contain_text("¥0.00")
+        screenshot(records, "11-records-cancelled")
+        records.goto(base + "/messages/")
+        expect(records.locator("main")).to_contain_text("家人医保支付撤销通知")
 
         # 重新结算: a fresh code from her code page; the card shows the balance back at ¥20.00.
         mom.goto(f"{base}/code/{data['binding']}")

@@ -111,9 +111,11 @@
 
   var watched = [];                  // announced settlements: a later cancel is shown too
 
-  function tell(text, where) {
+  function tell(text, where, undone) {
     $("[data-result-text]").textContent = text;
     $("[data-result-where]").textContent = where || "";
+    $("[data-result-icon]").textContent = undone ? "↺" : "✓";
+    result.classList.toggle("code-result_undone", !!undone);
     result.hidden = false;
   }
 
@@ -121,7 +123,7 @@
     (list || []).forEach(function (c) {
       if (seen[c.settlement] === "cancelled") return;
       seen[c.settlement] = "cancelled";
-      tell(c.message, c.pharmacy);
+      tell(c.message, c.pharmacy, true);
     });
   }
 
