@@ -4,6 +4,7 @@ http.client keep-alive connections. Both return requests/s, p50/p99 latency and 
 from __future__ import annotations
 
 import http.client
+import itertools
 import json
 import re
 import shutil
@@ -26,6 +27,11 @@ class Target:
     headers: dict[str, str] = field(default_factory=dict)
     body: str = ""
     bodies: list[str] | None = None  # cycled through, one per request
+    # Consumed in order, each once (settle, cancel): one request per body (and per path when
+    # ``paths`` is set); the load stops early when they run out. Python threads only.
+    consume: bool = False
+    paths: list[str] | None = None
+    used: int = 0  # how many of the consumable bodies earlier runs (the warm-up) took
 
 
 @dataclass
@@ -37,6 +43,7 @@ class Result:
     requests: int
     errors: int
     tool: str
+    ran_out: bool = False  # a consumable target used up its bodies before the time was up
 
 
 def _lua_string(text: str) -> str:
@@ -96,16 +103,24 @@ def run_python(port: int, target: Target, seconds: float, connections: int) -> R
     errors = [0] * connections
     stop = time.perf_counter() + seconds
     bodies = target.bodies or [target.body]
+    taken = itertools.count(target.used)  # next() is atomic under the GIL
 
     def worker(slot: int) -> None:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         i = slot
         while time.perf_counter() < stop:
+            path = target.path
+            if target.consume:
+                i = next(taken)
+                if i >= len(bodies):
+                    break
+                if target.paths:
+                    path = target.paths[i]
             body = bodies[i % len(bodies)]
             i += connections
             started = time.perf_counter()
             try:
-                conn.request(target.method, target.path, body=body or None,
+                conn.request(target.method, path, body=body or None,
                              headers=target.headers)
                 response = conn.getresponse()
                 response.read()
@@ -128,15 +143,19 @@ def run_python(port: int, target: Target, seconds: float, connections: int) -> R
     for t in pool:
         t.join()
     elapsed = time.perf_counter() - started
+    if target.consume:
+        target.used = min(next(taken), len(bodies))
     flat = sorted(x for per in latencies for x in per)
     q = statistics.quantiles(flat, n=100) if len(flat) > 1 else [flat[0] if flat else 0] * 99
     return Result(target.name, len(flat) / elapsed, q[49], q[98], len(flat), sum(errors),
-                  "python")
+                  "python", target.consume and target.used >= len(bodies))
 
 
 def run(port: int, target: Target, seconds: float, connections: int = 8,
         threads: int = 1, tool: str = "auto") -> Result:
-    """Load the target for ``seconds``; wrk unless absent or tool='python'."""
+    """Load the target for ``seconds``; wrk unless absent or tool='python' (or consumable)."""
+    if target.consume:
+        return run_python(port, target, seconds, connections)
     if tool == "wrk" or (tool == "auto" and shutil.which("wrk")):
         return run_wrk(port, target, seconds, connections, threads)
     return run_python(port, target, seconds, connections)

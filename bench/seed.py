@@ -129,3 +129,55 @@ def live_codes(count: int) -> list[str]:
         db.select(KinshipBinding).filter_by(holder_person_id=user.person_id)).all()]
     actor = Actor(user=user, label="bench")
     return [codes.issue_code(user, keys[i % len(keys)], actor).code for i in range(count)]
+
+
+class Msgids:
+    """Distinct msgids of one pharmacy for one run: prefix + China time + 4-digit sequence.
+
+    The time starts now and steps a second every 10 000 ids, so no two ids of the run (the
+    seeded settlements' and the load's) meet, whatever the rate.
+    """
+
+    def __init__(self, pharmacy: Pharmacy):
+        from webapp.codes.msgids import prefix_of
+
+        self.prefix = prefix_of(pharmacy)
+        self.start = clock.to_china(clock.now()).replace(microsecond=0)
+        self.count = 0
+
+    def __call__(self) -> str:
+        n, self.count = self.count, self.count + 1
+        at = self.start + timedelta(seconds=n // 10000)
+        return f"{self.prefix}{at:%Y%m%d%H%M%S}{n % 10000:04d}"
+
+
+def pharmacy() -> Pharmacy:
+    return db.session.scalar(db.select(Pharmacy).filter_by(code="BENCH0001"))
+
+
+def settlement_tokens(count: int) -> list[str]:
+    """Settlement tokens of fresh codes, each verified once by the bench pharmacy (live 300 s)."""
+    from webapp.audit.services import Actor
+    from webapp.codes import settlement
+
+    shop = pharmacy()
+    actor = Actor(label="bench-pos")
+    return [settlement.verify(code, shop, actor).token for code in live_codes(count)]
+
+
+SETTLE_FEN = 500  # ¥5.00: 李红's ¥50 000 covers thousands; the children's ¥20 runs into aid/cash
+SETTLE_ITEMS = [{"name": "布洛芬缓释胶囊", "quantity": 1, "amount_fen": SETTLE_FEN}]
+
+
+def settled(count: int, msgid: Msgids) -> list[str]:
+    """Public ids of fresh settled settlements of the bench pharmacy (through the services)."""
+    from webapp.api import schemas
+    from webapp.audit.services import Actor
+    from webapp.blueprints.api.routes import items_text
+    from webapp.codes import settlement
+
+    shop = pharmacy()
+    actor = Actor(label="bench-pos")
+    items = items_text([schemas.Item(**i) for i in SETTLE_ITEMS])
+    return [settlement.settle(token, shop, actor, SETTLE_FEN, items, msgid=msgid()).public_id
+            for token in settlement_tokens(count)]
