@@ -27,7 +27,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from webapp import clock
 from webapp.audit import services as audit
 from webapp.audit.services import Actor
-from webapp.domain import Forbidden, NotFound
+from webapp.domain import DomainError, Forbidden, NotFound
 from webapp.extensions import db
 from webapp.face import services as face
 from webapp.invitations import notices
@@ -279,7 +279,14 @@ def prepare_answer(ref: Invitation | str, user: Any) -> tuple[Invitation, Insure
     inv = _resolve(ref)
     check_invitee(inv, person)
     handler = handler_for(inv.kind)
-    handler.check_open(inv)
+    try:
+        handler.check_open(inv)
+    except DomainError:
+        # The invitation was read before a concurrent answer committed and the target after:
+        # the invitation's own state (used, revoked) is the truer reason.
+        db.session.refresh(inv)
+        _refuse(inv)
+        raise
     return inv, person, handler
 
 
