@@ -3,7 +3,6 @@ background rows (registry people, bindings, codes) and a pool of live codes for 
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -13,7 +12,6 @@ from webapp import clock
 from webapp.extensions import db
 from webapp.idnumber import make_id_number, parse_id_number
 from webapp.models import (
-    InsuranceCode,
     InsuredPerson,
     KinshipBinding,
     LedgerEntry,
@@ -69,7 +67,7 @@ def _person(name: str, birth: date, seq: int, balance_fen: int = 0,
     return person
 
 
-def seed(people: int = 2000, old_codes: int = 5000) -> Seeded:
+def seed(people: int = 2000, log=print) -> Seeded:
     """Demo data (when webapp.demo exists), a bench family, a pharmacy + key, background rows."""
     try:
         from webapp.demo import seed_demo
@@ -79,7 +77,6 @@ def seed(people: int = 2000, old_codes: int = 5000) -> Seeded:
         seed_demo()
         demo = "webapp.demo.seed_demo() loaded"
 
-    rnd = random.Random(8)
     mother = _person("李红", date(1987, 3, 14), 402, balance_fen=50_000_00, phone=PHONE)
     user = User(phone=PHONE, role="insured", person_id=mother.id)
     user.set_password(PASSWORD)
@@ -90,28 +87,14 @@ def seed(people: int = 2000, old_codes: int = 5000) -> Seeded:
         db.session.add(KinshipBinding(holder_person_id=mother.id, member_person_id=child.id,
                                       relation="child", status="active",
                                       region_code=mother.region_code, bound_at=now))
-    # Background: registry people with bindings and a history of expired codes.
-    others = []
-    for i in range(people):
-        birth = date(1950, 1, 1) + timedelta(days=rnd.randrange(365 * 60))
-        others.append(_person(f"参保人{i}", birth, rnd.randrange(1000), balance_fen=10000))
-        if i % 500 == 499:
-            db.session.flush()
-    for a, b in zip(others[::2], others[1::2], strict=False):
-        db.session.add(KinshipBinding(holder_person_id=a.id, member_person_id=b.id,
-                                      relation="spouse", status="active",
-                                      region_code=a.region_code, bound_at=now))
-    from webapp.codes.services import hash_code, new_code_string
-
-    for i in range(old_codes):
-        person = others[i % len(others)]
-        created = now - timedelta(minutes=10 + i % 40)
-        db.session.add(InsuranceCode(code_hash=hash_code(new_code_string()),
-                                     person_id=person.id, created_at=created,
-                                     expires_at=created + timedelta(seconds=90)))
     pharmacy = Pharmacy(code="BENCH0001", name="压测大药房", region_code="360000")
     db.session.add(pharmacy)
     db.session.commit()
+    # Background at any scale: registry people with accounts, users, bindings, 共济 groups,
+    # expired codes, settlements and msgid records in proportion (bench/scale.py).
+    import scale
+
+    scale.populate(people, pharmacy.id, log=log)
     from webapp.api.keys import create_key
     from webapp.audit.services import Actor
 
