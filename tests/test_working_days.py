@@ -1,5 +1,6 @@
-"""Review deadlines in working days (Saturdays and Sundays skipped) and overdue marking on a
-frozen clock."""
+"""Review deadlines in working days (weekends and China's public holidays skipped, make-up
+working days 调休 counted; Monday to Friday in a year the calendar does not know) and overdue
+marking on a frozen clock."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pytest
 
 from tests.test_codes import login
 from tests.test_review import jiangsu_family, submit
-from webapp import clock
+from webapp import clock, workdays
 from webapp.kinship.services import add_working_days
 from webapp.review import services as review
 
@@ -47,14 +48,17 @@ def test_add_working_days_skips_weekends(start, n, expected):
     (FRI, FRI, 0),
     (WED, FRI, -3),
     (THU, WED, -1),
-    (date(2026, 1, 1), date(2026, 12, 31), 260),
+    (date(2026, 1, 1), date(2026, 12, 31), 248),  # 261 weekdays − 19 holidays + 6 调休
 ])
 def test_working_days_between(start, end, expected):
     assert review.working_days_between(start, end) == expected
 
 
-def test_the_two_helpers_agree():
-    day = date(2025, 12, 1)
+@pytest.mark.parametrize("day", [
+    date(2025, 12, 1), date(2025, 9, 15), date(2026, 2, 1), date(2026, 9, 15),
+    date(2026, 12, 10),  # into 2027, which the calendar does not know
+])
+def test_the_two_helpers_agree(day):
     for offset in range(60):
         start = date.fromordinal(day.toordinal() + offset)
         for n in range(0, 12):
@@ -138,3 +142,86 @@ def test_the_deadline_comes_from_the_policy(app, factory, monkeypatch):
     binding = submit(user.person, child)
     assert binding.review_due == date(2026, 1, 16)  # Fri + 5 working days → next Fri
     assert review.waiting(binding, date(2026, 1, 16)).label == "已等待 5/5 个工作日"
+
+
+# --- China's holidays and make-up working days (real arrangements) -------------------------
+
+@pytest.mark.parametrize("start,n,expected", [
+    # National Day 2025 (with 中秋): 1–8 Oct off; Sun 28 Sep and Sat 11 Oct are working days.
+    (date(2025, 9, 26), 1, date(2025, 9, 28)),  # Fri → the make-up Sunday
+    (date(2025, 9, 28), 3, date(2025, 10, 9)),  # Mon 29, Tue 30 Sep; then Thu 9 Oct
+    (date(2025, 9, 30), 1, date(2025, 10, 9)),  # the whole week off
+    (date(2025, 10, 9), 2, date(2025, 10, 11)),  # Fri 10, Sat 11 (调休)
+    (date(2025, 10, 9), 3, date(2025, 10, 13)),
+    # National Day 2026: 1–7 Oct off; Sun 20 Sep and Sat 10 Oct are working days.
+    (date(2026, 9, 18), 1, date(2026, 9, 20)),  # Fri → the make-up Sunday
+    (date(2026, 9, 24), 1, date(2026, 9, 28)),  # Fri 25 Sep is 中秋
+    (date(2026, 9, 30), 1, date(2026, 10, 8)),
+    (date(2026, 9, 30), 3, date(2026, 10, 10)),  # Thu 8, Fri 9, Sat 10 (调休)
+    # Spring Festival 2026: 15–23 Feb off; Sat 14 and Sat 28 Feb are working days.
+    (date(2026, 2, 13), 1, date(2026, 2, 14)),
+    (date(2026, 2, 13), 2, date(2026, 2, 24)),
+    (date(2026, 2, 24), 4, date(2026, 2, 28)),  # Wed 25, Thu 26, Fri 27, Sat 28
+    # New Year 2026: 1–3 Jan off, Sun 4 Jan a working day.
+    (date(2025, 12, 31), 1, date(2026, 1, 4)),
+])
+def test_add_working_days_follows_the_holiday_arrangement(start, n, expected):
+    assert add_working_days(start, n) == expected
+    assert review.working_days_between(start, expected) == n
+
+
+@pytest.mark.parametrize("day,working", [
+    (date(2025, 10, 1), False), (date(2025, 10, 8), False),  # 国庆 (Wednesdays)
+    (date(2025, 9, 28), True), (date(2025, 10, 11), True),  # 调休 Sunday and Saturday
+    (date(2026, 10, 5), False), (date(2026, 10, 10), True), (date(2026, 9, 20), True),
+    (date(2026, 2, 17), False), (date(2026, 2, 14), True), (date(2026, 2, 28), True),
+    (date(2026, 2, 21), False),  # a Saturday inside 春节
+    (date(2026, 3, 7), False), (date(2026, 3, 9), True),  # an ordinary weekend and Monday
+])
+def test_is_working_day_on_real_dates(day, working):
+    assert workdays.calendar_known(day)
+    assert workdays.is_working_day(day) is working
+
+
+def test_a_year_the_calendar_does_not_know_counts_monday_to_friday(caplog):
+    later = max(workdays.known_years()) + 1
+    first = date(later, 1, 1)
+    assert not workdays.calendar_known(first)
+    workdays._warned.discard(later)
+    with caplog.at_level("WARNING", logger="webapp.workdays"):
+        days = [first + timedelta(days=i) for i in range(14)]
+        assert [workdays.is_working_day(d) for d in days] == [d.weekday() < 5 for d in days]
+    warnings = [r for r in caplog.records if str(later) in r.getMessage()]
+    assert len(warnings) == 1  # once per year, not per day
+    assert add_working_days(first, 5) == next(
+        d for d in (first + timedelta(days=i) for i in range(1, 20))
+        if review.working_days_between(first, d) == 5)
+
+
+def test_a_deadline_in_an_unknown_year_is_marked_estimated(app, client, factory):
+    last = max(workdays.known_years())
+    reviewer = factory.staff(role="reviewer")
+    clock.freeze(china_morning(date(last, 12, 30)))
+    user, child = jiangsu_family(factory)
+    binding = submit(user.person, child)
+    assert binding.review_due.year == last + 1
+    assert review.waiting(binding).estimated
+    login(client, reviewer)
+    page = client.get(f"/review/{binding.public_id}").get_data(as_text=True)
+    assert f"{last + 1}年节假日安排尚未收录" in page
+    clock.freeze(china_morning(date(last, 9, 1)))
+    user2, child2 = jiangsu_family(factory, "周芳", "周小一")
+    early = submit(user2.person, child2)
+    assert not review.waiting(early).estimated
+    page = client.get(f"/review/{early.public_id}").get_data(as_text=True)
+    assert "节假日安排尚未收录" not in page
+
+
+def test_a_binding_submitted_before_national_day_is_due_after_it(app, factory):
+    clock.freeze(china_morning(date(2026, 9, 30)))  # Wednesday before the holiday
+    user, child = jiangsu_family(factory)
+    binding = submit(user.person, child)
+    assert binding.review_due == date(2026, 10, 10)  # the make-up Saturday
+    assert review.waiting(binding, date(2026, 10, 6)).label == "已等待 0/3 个工作日"
+    assert review.waiting(binding, date(2026, 10, 9)).label == "已等待 2/3 个工作日"
+    assert review.waiting(binding, date(2026, 10, 12)).label == "已超期 1 个工作日"

@@ -100,7 +100,9 @@ def test_review_journey(live_server, browser, phone, screenshot, tmp_path):
             " return i && i.complete && i.naturalWidth > 0; }"
         )
         expect(reviewer.locator("main")).to_contain_text("5周岁")
-        expect(reviewer.locator("main")).not_to_contain_text("王小宝")
+        # The authority checks the material against both people in full (each view audited).
+        expect(reviewer.locator("main")).to_contain_text("王小宝")
+        expect(reviewer.locator(".rv-audited")).to_contain_text("记入审计日志")
         screenshot(reviewer, "4-reviewer-detail")
         reviewer.get_by_role("button", name="审核不通过").click()
         expect(reviewer.locator(".rv-reasons + .app-error")).to_contain_text("请选择不通过的原因")

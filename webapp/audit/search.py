@@ -50,6 +50,7 @@ ACTIONS = {
     "material.viewed": "查看证明材料",
     "review.approved": "审核通过",
     "review.rejected": "审核不通过",
+    "review.detail_viewed": "查看审核申请（完整身份信息）",
     "code.issued_for_relative": "代家人出示医保码",
     "code.verified": "药店核验医保码",
     "settlement.create": "医保结算",

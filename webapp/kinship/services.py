@@ -32,6 +32,7 @@ from webapp.kinship.states import BindingStatus
 from webapp.kinship.steps import KIND
 from webapp.models import InsuredPerson
 from webapp.policy import KinshipRules, age_order, material_label, policy_for, relation_label
+from webapp.workdays import add_working_days
 
 NOT_FOUND = "未找到该家庭成员的参保信息，请核对姓名和身份证号"
 
@@ -74,17 +75,6 @@ class Completed:
 def rules_for(holder: InsuredPerson) -> KinshipRules:
     """The kinship section of the policy of the holder's insured region."""
     return policy_for(holder.region_code).kinship
-
-
-def add_working_days(day: date, n: int) -> date:
-    """The date n working days after ``day`` (Saturdays and Sundays are skipped)."""
-    current = day
-    remaining = n
-    while remaining > 0:
-        current += timedelta(days=1)
-        if current.weekday() < 5:
-            remaining -= 1
-    return current
 
 
 def holders_this_month(member: InsuredPerson, today: date | None = None) -> set[int]:

@@ -4,13 +4,14 @@ rejection reasons, and what a resubmitted material may be (no writes)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 
 from webapp import clock
 from webapp.domain import DomainError
 from webapp.kinship import services as kinship
 from webapp.models import KinshipBinding
 from webapp.policy import policy_for
+from webapp.workdays import calendar_known, working_days_between
 
 # Reasons a reviewer picks from (code → the words the holder reads); 'other' needs a text.
 REJECT_REASONS = {
@@ -27,24 +28,7 @@ WITHDRAWN = "该申请已撤销或已失效，无需审核"
 NOT_PENDING_RESUBMIT = "该申请当前无需重新提交"
 
 
-# --- working days -----------------------------------------------------------------------
-
-def working_days_between(start: date, end: date) -> int:
-    """Working days d with start < d <= end (negative when end is before start).
-
-    The counterpart of ``kinship.add_working_days``: for n >= 0,
-    ``working_days_between(day, add_working_days(day, n)) == n``.
-    """
-    if end < start:
-        return -working_days_between(end, start)
-    days = (end - start).days
-    weeks, rest = divmod(days, 7)
-    count = weeks * 5
-    for offset in range(1, rest + 1):
-        if (start + timedelta(days=offset)).weekday() < 5:
-            count += 1
-    return count
-
+# --- working days (webapp.workdays: China's holidays and make-up days) ---------------------
 
 def review_days(binding: KinshipBinding) -> int:
     """The policy's review deadline in working days for the binding's region."""
@@ -67,6 +51,7 @@ class Waiting:
     limit: int  # the policy's working days
     waited: int  # working days since it was (re)submitted
     left: int  # working days until the due date (negative once overdue)
+    estimated: bool = False  # a day counted lies in a year without a holiday arrangement
 
     @property
     def overdue(self) -> bool:
@@ -84,14 +69,18 @@ class Waiting:
 def waiting(binding: KinshipBinding, today: date | None = None) -> Waiting:
     """Waited and remaining working days of a pending binding on ``today`` (China date).
 
-    Because weekend days are never counted, the working days waited since submission equal
-    the policy's limit minus the working days still left until the due date.
+    Because rest days (weekends, public holidays) are never counted, the working days waited
+    since submission equal the policy's limit minus the working days still left until the due
+    date. ``estimated`` is set when today or the due date lies in a year whose holiday
+    arrangement the calendar does not know (Monday to Friday are counted there).
     """
     today = today or clock.today()
     due = due_date(binding)
     limit = review_days(binding)
     left = working_days_between(today, due)
-    return Waiting(due=due, limit=limit, waited=max(limit - left, 0), left=left)
+    estimated = not (calendar_known(today) and calendar_known(due))
+    return Waiting(due=due, limit=limit, waited=max(limit - left, 0), left=left,
+                   estimated=estimated)
 
 
 # --- deciding ------------------------------------------------------------------------------

@@ -3,8 +3,8 @@
 A binding of a relative under 16 waits in 待审核 (``pending_review``) until a reviewer of the
 医保经办机构 approves it (→ 已绑定) or rejects it with a reason (→ 未通过). The holder may then
 upload a new material (重新提交), which puts the same binding back into the queue with a new
-deadline. Deadlines are counted in working days (Saturdays and Sundays skipped) with
-``webapp.kinship.services.add_working_days``. Each command looks its transition up in the
+deadline. Deadlines are counted in working days (weekends and China's public holidays
+skipped, make-up working days counted: ``webapp.workdays``). Each command looks its transition up in the
 binding's table (``webapp.review.states.step``), applies it, audits, notifies and commits.
 
 Two reviewers deciding one binding at once: the decision is a conditional UPDATE
@@ -55,8 +55,8 @@ from webapp.states import Transition
 
 __all__ = [
     "ALREADY_DECIDED", "CHANGED", "NOT_PENDING_RESUBMIT", "NOTE_MAX", "OTHER", "REJECT_REASONS",
-    "WITHDRAWN", "ResubmitRules", "Waiting", "approve", "due_date", "reason_text", "reject",
-    "resubmit", "resubmit_rules", "review_days", "store_material", "waiting",
+    "WITHDRAWN", "ResubmitRules", "Waiting", "approve", "due_date", "reason_text",
+    "record_full_view", "reject", "resubmit", "resubmit_rules", "review_days", "store_material", "waiting",
     "working_days_between",
 ]
 
@@ -159,6 +159,20 @@ def reject(public_id: str, reviewer: User, reason: str, note: str, actor: Actor,
 
 
 # --- the holder's side ---------------------------------------------------------------------
+
+def record_full_view(binding: KinshipBinding, reviewer: User, actor: Actor) -> None:
+    """Audit one reviewer's view of an application with both people's full name and ID number.
+
+    The application page shows them unmasked (the authority checks the material against
+    them), so every view leaves a row: who, which binding, whose identities were shown.
+    """
+    _require_reviewer(reviewer)
+    audit.record("review.detail_viewed", actor, target=binding, person=binding.member,
+                 detail={"reviewer": reviewer.public_id, "holder": binding.holder.public_id,
+                         "member": binding.member.public_id,
+                         "status": str(binding.status.value)})
+    db.session.commit()
+
 
 def store_material(holder: InsuredPerson, binding: KinshipBinding, material_type: str,
                    stream: BinaryIO, actor: Actor) -> Any:

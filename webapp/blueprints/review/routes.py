@@ -48,7 +48,9 @@ def queue():
 
 
 def detail_page(binding, form: DecisionForm, status: int = 200):
-    """The application page (also re-rendered with the form's errors)."""
+    """The application page (also re-rendered with the form's errors): full names and ID
+    numbers, so each rendering is audited."""
+    review.record_full_view(binding, current_user._get_current_object(), current_actor())
     view = queries.detail_page(binding)
     response = make_response(render_template(
         "review/detail.html", form=form, action_label=audit_search.action_label,
@@ -59,7 +61,7 @@ def detail_page(binding, form: DecisionForm, status: int = 200):
 @bp.route("/<public_id>")
 @role_required("reviewer")
 def detail(public_id: str):
-    """One application: the relative (masked), the relation, the material, the letter."""
+    """One application: both people in full, the relation, the material, the letter."""
     binding = queries.for_reviewer(public_id)
     form = DecisionForm(version=str(binding.version))
     return detail_page(binding, form)
