@@ -10,6 +10,7 @@ from tests.test_codes import bind, end, family, login
 from webapp import clock
 from webapp.codes import records
 from webapp.extensions import db
+from webapp.codes.states import SettlementStatus
 from webapp.models import Settlement
 
 
@@ -147,3 +148,134 @@ def test_a_cancelled_purchase_shows_when_and_why_and_is_not_in_the_totals(app, c
     assert "2024年5月 医保消费（1 笔）" in html and "合计 ¥10.00（1 笔）" in html
     assert "已撤销" in html and "撤销于 2024-05-20 11:00：顾客退货" in html
     assert html.count("rec-row_cancelled") == 1 and "¥23.50" in html
+
+
+# --- 结算详情 ----------------------------------------------------------------------------------
+
+def aid_settlement(patient, owner, pharmacy, holder=None, binding=None) -> Settlement:
+    """¥50.00 at the counter: ¥10 own account, ¥30 from the 共济 owner, ¥10 cash."""
+    row = Settlement(pharmacy_id=pharmacy.id, person_id=patient.id, total_fen=5000,
+                     account_fen=1000, aid_fen=3000, aid_owner_person_id=owner.id,
+                     cash_fen=1000, items="布洛芬缓释胶囊×1 ¥23.50；口罩×2 ¥26.50",
+                     holder_person_id=holder.id if holder else None,
+                     binding_id=binding.id if binding else None, created_at=clock.now())
+    db.session.add(row)
+    db.session.commit()
+    return row
+
+
+def detail_of(client, settlement, status: int = 200) -> str:
+    response = client.get(f"/records/{settlement.public_id}")
+    assert response.status_code == status
+    return response.get_data(as_text=True)
+
+
+def test_every_record_row_opens_its_detail(app, client, factory):
+    user = factory.user()
+    row = add_settlement(user.person, factory.pharmacy(), 100, clock.now())
+    login(client, user)
+    html = client.get("/records/").get_data(as_text=True)
+    assert f'href="/records/{row.public_id}"' in html
+
+
+def test_detail_shows_items_split_pharmacy_and_who_showed(app, client, factory):
+    """The patient's mother showed it: lines, the three parts, the pharmacy, '我代为出示'."""
+    mother, child, binding = family(factory)
+    grandma = factory.user(name="王芳", age=62, male=False)
+    shop = factory.pharmacy(name="仁心大药房")
+    s = aid_settlement(child, grandma.person, shop, holder=mother.person, binding=binding)
+    login(client, mother)
+    html = detail_of(client, s)
+    assert "布洛芬缓释胶囊" in html and "×1" in html and "¥23.50" in html and "×2" in html
+    assert "¥50.00" in html and "¥10.00" in html and "¥30.00" in html
+    assert "仁心大药房" in html and "我代为出示" in html and "张*明（儿子）" in html
+    assert "已结算" in html and "已撤销" not in html
+
+
+def test_the_patient_sees_which_relative_showed_it(app, client, factory):
+    mother, child_person, binding = family(factory)
+    child = factory.user(person_obj=child_person)
+    s = add_settlement(child_person, factory.pharmacy(), 800, clock.now(), "退烧药",
+                       holder=mother.person)
+    s.binding_id = binding.id
+    db.session.commit()
+    login(client, child)
+    html = detail_of(client, s)
+    assert "李*（母亲）代为出示" in html and "李红" not in html
+    assert "<dd>本人</dd>" in html
+
+
+def test_cancelled_detail_says_when_and_why(app, client, factory):
+    user = factory.user()
+    s = add_settlement(user.person, factory.pharmacy(), 2350, clock.now(), "布洛芬", 2000)
+    s.status = SettlementStatus.CANCELLED
+    s.cancelled_at = clock.now()
+    s.cancel_reason = "顾客退货"
+    db.session.commit()
+    login(client, user)
+    html = detail_of(client, s)
+    assert "已撤销" in html and "顾客退货" in html and "款项已原路退回" in html
+    assert clock.china_time(s.cancelled_at) in html
+
+
+def test_aid_owner_sees_the_share_but_not_who_showed(app, client, factory):
+    """The 共济 payer sees what 消费明细 shows already, not who showed the code."""
+    mother, child, binding = family(factory)
+    grandma = factory.user(name="王芳", age=62, male=False)
+    s = aid_settlement(child, grandma.person, factory.pharmacy(name="仁心大药房"),
+                       holder=mother.person, binding=binding)
+    login(client, grandma)
+    html = detail_of(client, s)
+    assert "¥30.00" in html and "（您的账户）" in html and "仁心大药房" in html
+    assert "代为出示" not in html and "出示医保码" not in html and "张*明" in html
+    assert s.public_id not in html.split("结算信息", 1)[1]  # no 结算单号 for the payer
+
+
+def test_detail_is_404_for_everyone_else(app, client, factory):
+    mother, child, binding = family(factory)
+    s = aid_settlement(child, factory.person(name="王芳", age=62),
+                       factory.pharmacy(), holder=mother.person, binding=binding)
+    mine = add_settlement(child, factory.pharmacy(), 100, clock.now(), "秘密药")
+    stranger = factory.user(name="陈某")
+    login(client, stranger)
+    assert "秘密药" not in detail_of(client, mine, 404)
+    detail_of(client, s, 404)
+    assert client.get("/records/nope").status_code == 404
+    # A holder whose binding ended still sees what they showed, not the rest.
+    login(client, mother)
+    end(binding)
+    detail_of(client, s, 200)
+    detail_of(client, mine, 404)
+    # A payer whose account paid nothing of this one: 404.
+    other_owner = factory.user(name="赵某")
+    login(client, other_owner)
+    detail_of(client, s, 404)
+    login(client, factory.staff())
+    assert client.get(f"/records/{s.public_id}").status_code == 403
+
+
+def test_a_holder_with_an_active_binding_sees_records_someone_else_showed(app, client, factory):
+    """Both parents are bound to the child: the father opens what the mother showed."""
+    mother, child, binding = family(factory)
+    father = factory.user(name="张伟", age=40)
+    bind(father.person, child, "child")
+    s = add_settlement(child, factory.pharmacy(), 600, clock.now(), "止咳糖浆",
+                       holder=mother.person)
+    s.binding_id = binding.id
+    db.session.commit()
+    login(client, father)
+    html = detail_of(client, s)
+    assert "止咳糖浆" in html and "李*（母亲）代为出示" in html
+
+
+def test_detail_statements_are_fixed(app, client, factory):
+    from tests.test_query_counts import statements
+
+    mother, child, binding = family(factory)
+    s = aid_settlement(child, factory.person(name="王芳", age=62), factory.pharmacy(),
+                       holder=mother.person, binding=binding)
+    login(client, mother)
+    client.get("/")
+    few = statements(client, f"/records/{s.public_id}")
+    bind(mother.person, factory.person(name="张小红", age=6, male=False), "child")
+    assert statements(client, f"/records/{s.public_id}") == few <= 10

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -12,6 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from webapp import clock
+from webapp.charts import Bar
 from webapp.codes.states import SettlementStatus
 from webapp.extensions import db
 from webapp.masking import mask_name
@@ -119,6 +121,37 @@ def month_totals(person: InsuredPerson, items: list[Settlement]) -> dict[date, M
     """Totals of every month that appears among ``items`` (for per-month headers of a page)."""
     months = sorted({china_month(s.created_at) for s in items}, reverse=True)
     return {m: month_total(person, m) for m in months}
+
+
+def year_months(today: date) -> list[date]:
+    """The first days of the China months of today's year, January up to today's month."""
+    return [date(today.year, m, 1) for m in range(1, today.month + 1)]
+
+
+def year_spending(person_ids: Iterable[int], today: date) -> dict[int, dict[date, int]]:
+    """本年医疗费用: per person and China month, the fen of settled (not cancelled) purchases
+    from 1 January up to now, in one query."""
+    ids = sorted(set(person_ids))
+    out: dict[int, dict[date, int]] = {i: {} for i in ids}
+    if not ids:
+        return out
+    start = clock.china_midnight_utc(date(today.year, 1, 1))
+    end = clock.china_midnight_utc(next_month(month_start(today)))
+    rows = db.session.execute(
+        select(Settlement.person_id, Settlement.created_at, Settlement.total_fen)
+        .where(Settlement.person_id.in_(ids), Settlement.status == SettlementStatus.SETTLED.value,
+               Settlement.created_at >= start, Settlement.created_at < end)
+    ).all()
+    for person_id, at, fen in rows:
+        months = out[person_id]
+        m = china_month(at)
+        months[m] = months.get(m, 0) + int(fen)
+    return out
+
+
+def bars_of(per_month: dict[date, int], today: date) -> list[Bar]:
+    """The year's months as chart bars ('1月' … this month), zero where nothing was spent."""
+    return [Bar(f"{m.month}月", per_month.get(m, 0)) for m in year_months(today)]
 
 
 CSV_HEADER = ("结算流水号", "结算时间", "参保人", "药品/项目", "费用总额（元）", "个人账户（元）",

@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("family", __name__, url_prefix="/family")
 
-from webapp.blueprints.family import members, wizard  # noqa: E402,F401
+from webapp.blueprints.family import edit, members, person, wizard  # noqa: E402,F401

@@ -6,6 +6,7 @@ from flask_login import current_user
 from webapp.accounts import services as accounts
 from webapp.blueprints.main import bp
 from webapp.forms import ActionForm
+from webapp.kinship import person_queries
 from webapp.services_catalog import SERVICES
 from webapp.web import safe_next
 
@@ -16,10 +17,13 @@ STAFF_HOME = {"pharmacy": "pharmacy.scan", "reviewer": "review.queue"}
 
 @bp.route("/")
 def index():
-    """首页: the service grid (staff land on their own work page)."""
+    """首页: the 医保码 entry, one's own balance and the service grid (staff land on their own
+    work page)."""
     if current_user.is_authenticated and current_user.role in STAFF_HOME:
         return redirect(url_for(STAFF_HOME[current_user.role]))
-    return render_template("main/index.html", services=SERVICES)
+    person = current_user.person if current_user.is_authenticated else None
+    return render_template("main/index.html", services=SERVICES,
+                           card=person_queries.home_card(person))
 
 
 @bp.route("/settings/elder", methods=["POST"])

@@ -8,6 +8,7 @@ from flask_login import current_user
 from webapp.blueprints.records import bp
 from webapp.codes import records
 from webapp.codes import services as codes
+from webapp.codes.detail import settlement_detail
 from webapp.domain import Forbidden
 from webapp.extensions import db
 from webapp.kinship.access import showable_people
@@ -37,3 +38,12 @@ def index():
         months=records.month_totals(who.person, page.items),
         china_month=records.china_month,
     )
+
+
+@bp.route("/<public_id>")
+@role_required("insured")
+def detail(public_id: str):
+    """结算详情: one settlement (the patient, who showed the code, a holder acting for the
+    patient, or the 共济 payer for its share; 404 for anyone else)."""
+    view = settlement_detail(current_user.person, public_id)
+    return render_template("records/detail.html", d=view, s=view.settlement)
