@@ -9,7 +9,7 @@ PORT ?= 5000
 # The suite runs on every core (pytest-xdist; each worker gets its own PostgreSQL database).
 PYTEST_ARGS ?= -n auto
 
-.PHONY: run test install install-test db lint bench clean
+.PHONY: run test install install-test db lint bench bench-cluster clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,10 @@ lint: install-test
 
 bench: install-test
 	$(BIN)/python bench/run.py
+
+## make bench-cluster: two instances behind nginx sharing PostgreSQL and Redis (checks + figures)
+bench-cluster: install-test
+	$(BIN)/python bench/cluster.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache
