@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from tests.test_face import blank_image, face_image
 from webapp import clock
 from webapp.accounts import services as accounts
+from webapp.accounts.documents import current_versions
 from webapp.audit.services import Actor
 from webapp.domain import DomainError
 from webapp.extensions import db
@@ -36,6 +37,8 @@ def form_for(person, **overrides) -> dict:
         "confirm": "abc12345",
         "name": person.name,
         "id_number": person.id_number,
+        "agree": "y",
+        "agree_face": "y",
     }
     data.update(overrides)
     return data
@@ -217,10 +220,11 @@ def test_integrity_error_becomes_the_field_message(app, factory, monkeypatch):
     person = factory.person()
     other = factory.user(factory.person(name="王五", phone="13812345678"))
     check = face.begin(person, "register", "/")
-    face.submit(check, check.nonce, face_image(), Actor())
+    face.submit_photo(check, check.nonce, face_image(), Actor())
     pending = accounts.PendingRegistration(
         phone=other.phone, password_hash="x", person_public_id=person.public_id,
         name=person.name, id_number=person.id_number,
+        consents=current_versions(),
     )
     # Simulate the race: the checks ran before the other registration committed.
     monkeypatch.setattr(accounts, "check_registration", lambda *a: person)

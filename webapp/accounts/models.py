@@ -10,8 +10,10 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from webapp import clock
+from webapp.accounts.states import CONSENT_KINDS, AccountStatus
 from webapp.columns import CreatedAtMixin, PublicIdMixin
 from webapp.extensions import Model
+from webapp.states import status_check, status_column
 
 ROLES = {"insured": "参保人", "pharmacy": "药店工作人员", "reviewer": "医保经办审核员"}
 
@@ -35,6 +37,7 @@ class User(UserMixin, PublicIdMixin, CreatedAtMixin, Model):
     __tablename__ = "user_account"
     __table_args__ = (
         CheckConstraint("role in ('insured', 'pharmacy', 'reviewer')", name="role"),
+        status_check(AccountStatus),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -49,6 +52,10 @@ class User(UserMixin, PublicIdMixin, CreatedAtMixin, Model):
     pharmacy_id: Mapped[int | None] = mapped_column(ForeignKey("pharmacy.id"), nullable=True)
     elder_mode: Mapped[bool] = mapped_column(Boolean, default=False)
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # 注销账户 (webapp.accounts.closure): a closed account never logs in again; its row stays.
+    status: Mapped[AccountStatus] = status_column(AccountStatus, 12, default=AccountStatus.ACTIVE,
+                                                  server_default=AccountStatus.ACTIVE.value)
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
     person = relationship("InsuredPerson")
     pharmacy = relationship("Pharmacy", back_populates="staff")
@@ -64,6 +71,11 @@ class User(UserMixin, PublicIdMixin, CreatedAtMixin, Model):
     def check_password(self, password: str) -> bool:
         """Whether the password matches the stored hash."""
         return check_password_hash(self.password_hash, password)
+
+    @property
+    def is_active(self) -> bool:
+        """Flask-Login: a closed account is not active (login_user refuses it)."""
+        return self.status != AccountStatus.CLOSED
 
     @property
     def name(self) -> str:
@@ -123,3 +135,28 @@ class SmsCode(Model):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=clock.now)
     expires_at: Mapped[datetime] = mapped_column(DateTime)
     used_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class Consent(Model):
+    """One acceptance of a versioned document (用户协议, 隐私政策, 人脸信息处理规则) by an account.
+
+    Rows are never deleted: a new version accepted is a new row; withdrawing (the face-data
+    consent) sets ``withdrawn_at`` on the row it ends.
+    """
+
+    __tablename__ = "account_consent"
+    __table_args__ = (
+        CheckConstraint(
+            "kind in (" + ", ".join(f"'{k}'" for k in CONSENT_KINDS) + ")", name="kind"),
+        Index("ix_account_consent_user_kind", "user_id", "kind"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    kind: Mapped[str] = mapped_column(String(12))
+    version: Mapped[str] = mapped_column(String(20))
+    # SHA-256 of the exact text accepted (the document file of that version).
+    text_sha256: Mapped[str] = mapped_column(String(64), default="")
+    accepted_at: Mapped[datetime] = mapped_column(DateTime, default=clock.now)
+    request_id: Mapped[str] = mapped_column(String(64), default="")
+    withdrawn_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)

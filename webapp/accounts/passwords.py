@@ -5,6 +5,7 @@ from __future__ import annotations
 from webapp.accounts import sms_codes, throttle
 from webapp.accounts.models import User
 from webapp.accounts.services import (
+    can_receive_codes,
     check_password_rule,
     check_phone,
     normalise_phone,
@@ -22,7 +23,7 @@ from webapp.sessions import end_user_sessions
 def send_reset_code(phone: str) -> None:
     """忘记密码: a code for the phone typed; texted only when an account has that phone."""
     phone = check_phone(phone)
-    sms_codes.issue(phone, "reset_password", deliver=user_by_phone(phone) is not None)
+    sms_codes.issue(phone, "reset_password", deliver=can_receive_codes(phone))
 
 
 @command
@@ -44,7 +45,7 @@ def reset_password(phone: str, code: str, password: str, actor: Actor) -> User:
     phone = normalise_phone(phone)
     row = sms_codes.match(phone, "reset_password", code)
     user = user_by_phone(phone) if row is not None else None
-    if row is None or user is None:
+    if row is None or user is None or not user.is_active:
         db.session.commit()
         raise _wrong_code()
     sms_codes.spend(row)

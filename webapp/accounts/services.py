@@ -9,14 +9,15 @@ creates the account in one transaction.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from webapp import clock
-from webapp.accounts import sms_codes, throttle
+from webapp.accounts import consents, sms_codes, throttle
+from webapp.accounts.states import AccountStatus
 from webapp.audit import services as audit
 from webapp.audit.services import Actor
 from webapp.domain import DomainError, command
@@ -36,6 +37,8 @@ MSG_PASSWORD_RULE = "密码至少8位，且须同时包含字母和数字"
 MSG_NOT_IN_REGISTRY = "姓名与身份证号不匹配或未找到参保信息，请核对后重试"
 MSG_NAME_MISMATCH = MSG_NOT_IN_REGISTRY
 MSG_PERSON_REGISTERED = "该身份证号已注册，请直接登录"
+MSG_PERSON_CLOSED = "该身份证号的账户已注销，暂不能重新注册；如需帮助，请联系参保地医保经办机构"
+MSG_ACCOUNT_CLOSED = "该账户已注销，无法登录。如需帮助，请联系参保地医保经办机构"
 MSG_PHONE_TAKEN = "该手机号已被注册"
 MSG_LOGIN_FAILED = "手机号或密码错误"
 MSG_LOGIN_FAILED_CODE = "手机号、密码或验证码错误"
@@ -55,8 +58,10 @@ class PendingRegistration:
     person_public_id: str
     name: str
     id_number: str
+    # kind → version of each document accepted on the form (webapp.accounts.consents).
+    consents: dict[str, str] = field(default_factory=dict)
 
-    def to_dict(self) -> dict[str, str]:
+    def to_dict(self) -> dict:
         """Plain data for the session."""
         return {
             "phone": self.phone,
@@ -64,6 +69,7 @@ class PendingRegistration:
             "person": self.person_public_id,
             "name": self.name,
             "id_number": self.id_number,
+            "consents": dict(self.consents),
         }
 
     @classmethod
@@ -75,6 +81,7 @@ class PendingRegistration:
             person_public_id=str(data["person"]),
             name=str(data["name"]),
             id_number=str(data["id_number"]),
+            consents={str(k): str(v) for k, v in dict(data.get("consents") or {}).items()},
         )
 
 
@@ -107,6 +114,12 @@ def user_by_phone(phone: str) -> User | None:
     return db.session.scalar(select(User).filter_by(phone=normalise_phone(phone)))
 
 
+def can_receive_codes(phone: str) -> bool:
+    """Whether an SMS code for the phone is really texted: an open (not 已注销) account has it."""
+    user = user_by_phone(phone)
+    return user is not None and user.status != AccountStatus.CLOSED
+
+
 def check_registration(phone: str, name: str, id_number: str) -> InsuredPerson:
     """Validate a registration against the registry; return the person or raise a field error.
 
@@ -121,7 +134,10 @@ def check_registration(phone: str, name: str, id_number: str) -> InsuredPerson:
     person = db.session.scalar(select(InsuredPerson).filter_by(id_number=info.number))
     if person is None or "".join((name or "").split()) != person.name:
         raise DomainError(MSG_NOT_IN_REGISTRY, field="id_number", code="not_in_registry")
-    if db.session.scalar(select(User.id).filter_by(person_id=person.id)) is not None:
+    status = db.session.scalar(select(User.status).filter_by(person_id=person.id))
+    if status == AccountStatus.CLOSED:
+        raise DomainError(MSG_PERSON_CLOSED, field="id_number", code="person_closed")
+    if status is not None:
         raise DomainError(MSG_PERSON_REGISTERED, field="id_number", code="person_registered")
     if db.session.scalar(select(User.id).filter_by(phone=phone)) is not None:
         raise DomainError(MSG_PHONE_TAKEN, field="phone", code="phone_taken")
@@ -129,10 +145,16 @@ def check_registration(phone: str, name: str, id_number: str) -> InsuredPerson:
 
 
 def prepare_registration(
-    phone: str, password: str, name: str, id_number: str
+    phone: str, password: str, name: str, id_number: str,
+    agree: bool = False, agree_face: bool = False,
 ) -> tuple[InsuredPerson, PendingRegistration]:
-    """Step 1: every check, and the pending registration to keep until the face check."""
+    """Step 1: every check, and the pending registration to keep until the face check.
+
+    ``agree`` ticks the 用户协议 and 隐私政策, ``agree_face`` separately the 人脸信息处理规则;
+    without either the registration is refused (a field error on that tick).
+    """
     check_password_rule(password)
+    versions = consents.required_versions(agree, agree_face)
     person = check_registration(phone, name, id_number)
     pending = PendingRegistration(
         phone=normalise_phone(phone),
@@ -140,6 +162,7 @@ def prepare_registration(
         person_public_id=person.public_id,
         name=person.name,
         id_number=person.id_number,
+        consents=versions,
     )
     return person, pending
 
@@ -153,10 +176,13 @@ def pending_person(pending: PendingRegistration) -> InsuredPerson | None:
 
 @command
 def complete_registration(pending: PendingRegistration, actor: Actor) -> User:
-    """Create the account once the face check passed: re-check, spend the pass, audit, commit.
+    """Create the account once the face check passed: re-check, spend the pass, store the
+    consents with their versions, audit, commit (one transaction).
 
-    A concurrent registration of the same phone or person ends as the same field error.
+    A concurrent registration of the same phone or person ends as the same field error; a
+    document that changed version since the form was filled asks for agreement again.
     """
+    consents.check_current(pending.consents)
     person = check_registration(pending.phone, pending.name, pending.id_number)
     if person.public_id != pending.person_public_id:
         raise DomainError(MSG_NOT_IN_REGISTRY, field="id_number", code="not_in_registry")
@@ -173,6 +199,7 @@ def complete_registration(pending: PendingRegistration, actor: Actor) -> User:
         db.session.flush()
         audit.record("account.register", actor, target=user, person=person,
                      label=mask_phone(pending.phone))
+        consents.record(user, pending.consents, actor)
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
@@ -216,6 +243,11 @@ def authenticate(phone: str, password: str, actor: Actor, code: str | None = Non
             raise DomainError(MSG_LOGIN_FAILED_CODE, field="code", code="code_needed")
         raise DomainError(MSG_LOGIN_FAILED, code="login_failed")
     assert user is not None
+    if user.status == AccountStatus.CLOSED:
+        audit.record("account.login_closed", actor, target=user, person=user.person,
+                     label=mask_phone(phone))
+        db.session.commit()
+        raise DomainError(MSG_ACCOUNT_CLOSED, code="account_closed")
     if sms_row is not None:
         sms_codes.spend(sms_row)
     throttle.clear_phone(phone)
@@ -230,7 +262,7 @@ def authenticate(phone: str, password: str, actor: Actor, code: str | None = Non
 def send_login_code(phone: str) -> None:
     """Text the login code to the phone typed (only an account's phone really gets one)."""
     phone = check_phone(phone)
-    sms_codes.issue(phone, "login", deliver=user_by_phone(phone) is not None)
+    sms_codes.issue(phone, "login", deliver=can_receive_codes(phone))
 
 
 def logout(user: User, actor: Actor) -> None:

@@ -19,4 +19,4 @@ def _install(state) -> None:
     init_proxy_fix(state.app)
 
 
-from webapp.blueprints.auth import password, routes  # noqa: E402,F401
+from webapp.blueprints.auth import account, password, routes  # noqa: E402,F401

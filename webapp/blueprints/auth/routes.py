@@ -17,6 +17,7 @@ from flask import (
 from flask_login import current_user, login_required, login_user, logout_user
 
 from webapp import clock
+from webapp.accounts import consents, documents
 from webapp.accounts import services as accounts
 from webapp.accounts.services import FACE_PURPOSE, PendingRegistration
 from webapp.blueprints.auth import bp
@@ -69,6 +70,8 @@ def register():
             form.password.data,
             form.name.data,
             form.id_number.data,
+            form.agree.data,
+            form.agree_face.data,
         )
         if prepared is not None:
             person, pending = prepared
@@ -117,7 +120,9 @@ def register_complete():
         form = RegisterForm(
             formdata=None,
             data={"phone": pending.phone, "name": pending.name,
-                  "id_number": pending.id_number, "next": next_url},
+                  "id_number": pending.id_number, "next": next_url,
+                  "agree": err.code != "consent_outdated", "agree_face": err.code not in (
+                      "consent_outdated", "consent_agree_face")},
         )
         field = getattr(form, err.field, None) if err.field else None
         if field is not None:
@@ -206,4 +211,6 @@ def logout():
 @login_required
 def me():
     """我的: masked identity, insurance, balance, messages, 长辈模式, 退出登录."""
-    return render_template("auth/me.html", form=LogoutForm(), person=current_user.person)
+    return render_template("auth/me.html", form=LogoutForm(), person=current_user.person,
+                           face_allowed=consents.face_allowed(current_user._get_current_object()),
+                           documents=list(documents.DOCUMENTS.values()))
