@@ -110,3 +110,11 @@ def watch(page) -> list[str]:
     page.on("response", lambda r: problems.append(f"{r.status} {r.url}")
             if r.status >= 400 and not r.url.endswith("/favicon.ico") else None)
     return problems
+
+
+def refused_page(client, response):
+    """A POST the app refused answers 303 to its page's GET (webapp/prg.py): that GET, which
+    shows the errors and what was typed. Any other answer is returned as it is."""
+    if response.status_code != 303:
+        return response
+    return client.get(response.headers["Location"])

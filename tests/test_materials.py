@@ -12,6 +12,7 @@ from PIL import Image
 from sqlalchemy import func, select
 
 from tests import kinship_factories as kf
+from tests.helpers import refused_page
 from webapp.extensions import db
 from webapp.models import AuditLog, KinshipMaterial
 
@@ -35,9 +36,19 @@ def holder(factory, auth, client):
 
 
 def post(client, data: bytes, filename: str = "proof.png", material_type: str = "birth_cert"):
-    return client.post(MATERIAL, data={"material_type": material_type,
-                                       "file": (io.BytesIO(data), filename)},
-                       content_type="multipart/form-data")
+    return refused_page(client, client.post(
+        MATERIAL, data={"material_type": material_type, "file": (io.BytesIO(data), filename)},
+        content_type="multipart/form-data"))
+
+
+def post_form(client, data: dict):
+    """The material step posted without a file; a refusal followed to its page."""
+    return refused_page(client, client.post(MATERIAL, data=data,
+                                            content_type="multipart/form-data"))
+
+
+def page_text(response) -> str:
+    return response.get_data(as_text=True)
 
 
 def stored(app) -> tuple[KinshipMaterial, bytes]:
@@ -138,8 +149,7 @@ def test_an_empty_file_is_refused(client, holder):
 
 
 def test_no_file_is_refused(client, holder):
-    r = client.post(MATERIAL, data={"material_type": "birth_cert"},
-                    content_type="multipart/form-data")
+    r = post_form(client, {"material_type": "birth_cert"})
     assert "请选择要上传的文件" in error_text(r)
 
 
@@ -164,14 +174,16 @@ def test_service_refuses_empty_bytes_with_the_empty_message(app, factory):
 def test_keeping_the_uploaded_file_when_going_back(client, holder, app):
     post(client, kf.png_bytes())
     page = client.get(MATERIAL).get_data(as_text=True)
-    assert "已上传：出生医学证明" in page
-    r = client.post(MATERIAL, data={"material_type": "birth_cert"},
-                    content_type="multipart/form-data")
+    assert "已上传出生医学证明共1页" in page
+    r = post_form(client, {"material_type": "birth_cert"})
     assert r.headers["Location"].endswith(LETTER)
-    r = client.post(MATERIAL, data={"material_type": "hukou"}, content_type="multipart/form-data")
-    assert "您更换了材料类型，请上传对应的材料" in error_text(r)
+    r = post_form(client, {"material_type": "hukou"})
+    assert "您更换了材料类型，请先删除已上传的页面" in page_text(r)
+    page_id = db.session.scalar(select(KinshipMaterial.public_id))
+    post_form(client, {"material_type": "birth_cert", "remove": page_id})
+    assert count() == 0
     post(client, kf.pdf_bytes(), "h.pdf", "hukou")
-    assert count() == 1  # the replaced upload is gone
+    assert count() == 1  # the removed page is gone, the new material has its one page
 
 
 def test_file_served_to_owner_with_safe_headers(client, holder, app):

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tests import kinship_factories as kf
+from tests.helpers import refused_page
 from webapp import clock
 from webapp.extensions import db
 from webapp.models import AuditLog, Invitation, KinshipBinding, KinshipMaterial
@@ -39,24 +40,25 @@ def child(factory):
 
 
 def agree(client):
-    return client.post(NOTICE, data={"agree": "y"})
+    return refused_page(client, client.post(NOTICE, data={"agree": "y"}))
 
 
 def fill(client, name, id_number, relation="child", phone="", **extra):
-    return client.post(INFO, data={"name": name, "id_number": id_number, "relation": relation,
-                                   "phone": phone, **extra})
+    return refused_page(client, client.post(INFO, data={
+        "name": name, "id_number": id_number, "relation": relation, "phone": phone, **extra}))
 
 
 def upload(client, data=None, filename="proof.png", material_type="birth_cert"):
     data = kf.png_bytes() if data is None else data
-    return client.post(MATERIAL, data={"material_type": material_type,
-                                       "file": (io.BytesIO(data), filename)},
-                       content_type="multipart/form-data")
+    return refused_page(client, client.post(
+        MATERIAL, data={"material_type": material_type, "file": (io.BytesIO(data), filename)},
+        content_type="multipart/form-data"))
 
 
 def sign(client, typed="李华", signature=None):
     signature = kf.signature_data_url() if signature is None else signature
-    return client.post(LETTER, data={"typed_name": typed, "signature": signature})
+    return refused_page(client, client.post(LETTER, data={"typed_name": typed,
+                                                          "signature": signature}))
 
 
 def to_letter(client, member, relation="child", material_type="birth_cert"):
@@ -138,7 +140,7 @@ def test_foreign_roles_cannot_use_the_wizard(client, factory, auth):
 
 
 def test_notice_must_be_agreed_and_is_audited(client, holder):
-    page = html(client.post(NOTICE, data={}))
+    page = html(refused_page(client, client.post(NOTICE, data={})))
     assert "请阅读并勾选同意告知书" in page
     assert "家庭成员添加告知书" in page and "最多可添加5名家庭成员" in page
     assert agree(client).headers["Location"].endswith(INFO)

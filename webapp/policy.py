@@ -15,6 +15,7 @@ from typing import Any
 
 from flask import current_app, has_app_context
 
+from webapp.material_pages import MaterialPages, pages_table
 from webapp.policy_checks import (
     Check,
     Context,
@@ -139,6 +140,8 @@ class PolicyTable:
     age_orders: Mapping[str, str] = field(hash=False)
     default: Policy
     profiles: Mapping[str, Policy] = field(hash=False)
+    # Pages per material (webapp/material_pages.py); a material not named takes 1 to 4.
+    material_pages: Mapping[str, MaterialPages] = field(default_factory=dict, hash=False)
     # The national default named for each province without a profile, made once per province.
     _defaults: dict[str, Policy] = field(default_factory=dict, hash=False, compare=False,
                                          repr=False)
@@ -164,6 +167,10 @@ class PolicyTable:
     def material_label(self, code: str) -> str:
         """The Chinese label of a material code ('hukou' → '户口本')."""
         return self.materials.get(code, "其他材料")
+
+    def pages_for(self, code: str) -> MaterialPages:
+        """How many pages the material takes and which (MaterialPages() when not named)."""
+        return self.material_pages.get(code) or MaterialPages()
 
     def age_order(self, relation: str) -> str | None:
         """'younger' / 'older' when the relative must be younger / older than the applicant."""
@@ -295,7 +302,7 @@ def load_policy(path: str | Path | None = None) -> PolicyTable:
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise PolicyError(f"{path.name}: is not valid JSON ({err})") from err
     top = ("version", "relations", "materials", "age_order", "default", "regions")
-    an_object(raw, "", ctx, top, top)
+    an_object(raw, "", ctx, (*top, "material_pages"), top)
     if raw["version"] != VERSION or isinstance(raw["version"], bool):
         raise ctx.fail("version", f"must be {VERSION}")
     ctx.relations = labels(raw["relations"], "relations", ctx)
@@ -322,6 +329,7 @@ def load_policy(path: str | Path | None = None) -> PolicyTable:
         age_orders=MappingProxyType(orders),
         default=national,
         profiles=MappingProxyType(profiles),
+        material_pages=MappingProxyType(pages_table(raw.get("material_pages", {}), ctx)),
     )
 
 

@@ -218,8 +218,11 @@ def store(
     formats: list[str] | tuple[str, ...],
     max_bytes: int,
     actor: Actor,
+    set_key: str | None = None,
+    page_no: int = 1,
 ) -> KinshipMaterial:
-    """Check, clean and store one uploaded proof file for its owner (committed, audited)."""
+    """Check, clean and store one uploaded proof file for its owner (committed, audited);
+    ``set_key``/``page_no`` place it as a page of a material of several pages (pages.py)."""
     if material_type not in allowed_types:
         allowed = "、".join(material_label(t) for t in allowed_types)
         raise DomainError(f"请选择以下材料之一：{allowed}", field="material_type")
@@ -245,6 +248,8 @@ def store(
             content_type=content_type,
             size_bytes=len(data),
             sha256=hashlib.sha256(data).hexdigest(),
+            set_key=set_key,
+            page_no=page_no,
         )
         db.session.add(material)
         db.session.flush()
@@ -253,7 +258,7 @@ def store(
             actor,
             target=material,
             person=owner,
-            detail={"type": material_type, "format": fmt, "bytes": len(data)},
+            detail={"type": material_type, "format": fmt, "bytes": len(data), "page": page_no},
         )
         db.session.commit()
     except Exception:

@@ -85,6 +85,11 @@ class KinshipMaterial(PublicIdMixin, CreatedAtMixin, Model):
     content_type: Mapped[str] = mapped_column(String(40))
     size_bytes: Mapped[int] = mapped_column(Integer)
     sha256: Mapped[str] = mapped_column(String(64))
+    # The pages of one material (户口本 首页 + 本人页) share a set key, numbered from 1; a binding
+    # names its first page. None: a material of one page (uploaded before pages existed).
+    set_key: Mapped[str | None] = mapped_column(String(32), index=True, nullable=True,
+                                                default=None)
+    page_no: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
 
 class CommitmentLetter(PublicIdMixin, CreatedAtMixin, Model):

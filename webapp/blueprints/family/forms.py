@@ -1,7 +1,7 @@
 """Forms of the add-member wizard (shape only; the rules live in webapp/kinship/services.py)."""
 
 from flask_wtf import FlaskForm
-from flask_wtf.file import FileField
+from flask_wtf.file import MultipleFileField
 from wtforms import BooleanField, HiddenField, SelectField, StringField, SubmitField
 from wtforms.validators import DataRequired, InputRequired, Length
 
@@ -46,13 +46,16 @@ class InfoForm(FlaskForm):
 
 
 class MaterialForm(FlaskForm):
-    """Choose the material type and upload the file (JPG/PNG/PDF, checked by content)."""
+    """Choose the material type and upload its pages (JPG/PNG/PDF, each checked by content);
+    ``remove`` carries the public id of a page to delete, ``upload`` stays on the step."""
 
     material_type = SelectField(
         "材料类型", choices=[], validate_choice=False,
         validators=[DataRequired("请选择材料类型")],
     )
-    file = FileField("上传材料")
+    file = MultipleFileField("上传材料")
+    remove = StringField("删除页面")
+    upload = SubmitField("上传所选页面")
     back = SubmitField("上一步")
 
 

@@ -26,7 +26,6 @@ from webapp.blueprints.family import bp
 from webapp.blueprints.family.forms import (
     InfoForm,
     LetterForm,
-    MaterialForm,
     NoticeForm,
     StartForm,
 )
@@ -36,11 +35,12 @@ from webapp.face import services as face
 from webapp.forms import select_choices
 from webapp.idnumber import IdNumberError, parse_id_number
 from webapp.kinship import letters, materials, queries
+from webapp.kinship import pages as material_pages
 from webapp.kinship import services as kinship
 from webapp.kinship.states import BindingStatus
-from webapp.policy import material_label, relation_label
+from webapp.policy import relation_label
+from webapp.prg import restore, retry
 from webapp.services_catalog import service_url
-from webapp.units import size_text
 from webapp.web import attempt, current_actor, no_store, role_required
 
 PURPOSE = "kinship_add"
@@ -74,7 +74,7 @@ def clear_draft(discard_material: bool = True) -> None:
     """Forget the draft (and delete its unused upload)."""
     draft = load_draft()
     if discard_material:
-        materials.discard_unused(holder(), draft.get("material"))
+        material_pages.discard_set(holder(), draft.get("material_set"), draft.get("material"))
     session.pop(DRAFT, None)
 
 
@@ -135,6 +135,8 @@ def add_start():
         if face.has_pass(holder(), PURPOSE):
             return redirect(target)
         return start_face_check(holder(), PURPOSE, target)
+    if request.method == "POST":
+        return retry(form)
     in_progress = len(draft) > 1
     room = queries.room(holder())
     return page("family/wizard_start.html", 1, form=form, in_progress=in_progress,
@@ -156,6 +158,9 @@ def add_notice():
         draft["notice"] = version
         save_draft(draft)
         return redirect(url_for("family.add_info"))
+    if request.method == "POST":
+        return retry(form)
+    restore(form)
     return page("family/wizard_notice.html", 2, form=form, version=version,
                 blocks=letters.blocks(letters.notice_text(version, rules())))
 
@@ -186,15 +191,18 @@ def add_info():
         if relative is not None:
             changed = any(draft.get(k) != values[k] for k in ("id_number", "relation"))
             if changed and draft.get("material"):
-                materials.discard_unused(holder(), draft.pop("material"))
+                material_pages.discard_set(holder(), draft.pop("material_set", None),
+                                           draft.pop("material"))
             draft.update(values, info_done=True)
             save_draft(draft)
             return redirect(url_for("family.add_material"))
     if request.method == "POST":
-        preview = kinship.preview(holder(), form.name.data or "", form.id_number.data or "",
-                                  form.relation.data or "")
         draft.update({k: (getattr(form, k).data or "")[:40] for k in INFO_FIELDS}, info_done=False)
         save_draft(draft)
+        return retry(form)
+    if restore(form):
+        preview = kinship.preview(holder(), form.name.data or "", form.id_number.data or "",
+                                  form.relation.data or "")
     return page("family/wizard_info.html", 3, form=form, preview=preview,
                 counter=queries.room(holder()).text)
 
@@ -226,53 +234,6 @@ def draft_relative(draft: dict) -> tuple[bool, list[str]]:
     return under_age, list(rules().materials_for(draft.get("relation", ""), under_age))
 
 
-@bp.route("/add/material", methods=["GET", "POST"])
-@role_required("insured")
-def add_material():
-    """Step 4: the material type and the file (JPG/PNG/PDF, by content, within the size limit)."""
-    if (response := guard("family.add_material")) is not None:
-        return response
-    draft = load_draft()
-    under_age, allowed = draft_relative(draft)
-    current = materials.owned(holder(), draft.get("material"))
-    form = MaterialForm(material_type=draft.get("material_type") or (allowed[0] if allowed else ""))
-    form.material_type.choices = select_choices((c, material_label(c)) for c in allowed)
-    if request.method == "POST" and form.back.data:
-        draft["material_type"] = form.material_type.data or ""
-        save_draft(draft)
-        return redirect(url_for("family.add_info"))
-    if form.validate_on_submit():
-        draft["material_type"] = form.material_type.data
-        upload = form.file.data
-        if upload and getattr(upload, "filename", ""):
-            r = rules()
-            stored = attempt(form, materials.store, holder(), form.material_type.data,
-                             upload.stream, allowed, r.material_formats, r.material_max_bytes,
-                             current_actor())
-            if stored is not None:
-                if current is not None:
-                    materials.discard_unused(holder(), current.public_id)
-                draft["material"] = stored.public_id
-                save_draft(draft)
-                return redirect(url_for("family.add_letter"))
-        elif current is not None and current.material_type == form.material_type.data:
-            save_draft(draft)
-            return redirect(url_for("family.add_letter"))
-        elif current is not None:
-            form.file.errors = ["您更换了材料类型，请上传对应的材料"]
-        else:
-            form.file.errors = ["请选择要上传的文件"]
-        save_draft(draft)
-    r = rules()
-    return page("family/wizard_material.html", 4, form=form, under_age=under_age,
-                current=current, max_text=size_text(r.material_max_bytes),
-                formats=materials.formats_text(r.material_formats),
-                accept=materials.accept_attr(r.material_formats), draft=draft,
-                current_label=material_label(current.material_type) if current else "",
-                relation=relation_label(draft.get("relation", "")),
-                self_confirm_age=r.self_confirm_age)
-
-
 @bp.route("/add/letter", methods=["GET", "POST"])
 @role_required("insured")
 def add_letter():
@@ -298,6 +259,9 @@ def add_letter():
             clear_draft(discard_material=False)
             session[RESULT] = {"binding": done.binding.public_id, "token": done.token}
             return redirect(url_for("family.add_result"))
+    if request.method == "POST":
+        return retry(form)
+    restore(form)
     return page("family/wizard_letter.html", 5, form=form, version=version, draft=draft,
                 blocks=letters.blocks(letters.letter_text(version)),
                 relation=relation_label(draft.get("relation", "")))
@@ -364,3 +328,6 @@ def letter_signature(public_id: str):
     signed = letters.letter_for(current_user, public_id)
     response = current_app.response_class(signed.signature_png, mimetype="image/png")
     return private_headers(response)
+
+
+from webapp.blueprints.family import material_step  # noqa: E402,F401  (step 4's route)
