@@ -114,3 +114,25 @@ def test_table_page_counts_are_checked(tmp_path):
         path.write_text(json.dumps({**raw, "material_pages": bad}), encoding="utf-8")
         with pytest.raises(PolicyError):
             load_policy(path)
+
+
+def test_the_reviewer_sees_every_page(app, client, factory):
+    from tests.helpers import login
+    from tests.test_review import jiangsu_family, submit
+    from webapp.audit.services import SYSTEM
+    from webapp.policy import policy_for
+
+    user, child = jiangsu_family(factory)
+    rules = policy_for(user.person.region_code).kinship
+    key = material_pages.new_set_key()
+    for body in (kf.png_bytes(), kf.pdf_bytes()):
+        material_pages.add_page(user.person, key, "birth_cert", io.BytesIO(body),
+                                ["birth_cert"], rules.material_formats, rules.material_max_bytes,
+                                SYSTEM)
+    first, second = material_pages.set_pages(user.person, key)
+    binding = submit(user.person, child, material=first)
+    login(client, factory.staff(role="reviewer", name="审核员刘洋"))
+    page = client.get(f"/review/{binding.public_id}").get_data(as_text=True)
+    assert "第1页，共2页" in page and "第2页，共2页" in page
+    assert f'src="/family/materials/{first.public_id}"' in page
+    assert f'href="/family/materials/{second.public_id}"' in page and "打开 PDF 材料" in page

@@ -124,3 +124,9 @@ def add_material():
                 pages_label=material_label(found[0].material_type) if found else "",
                 relation=relation_label(draft.get("relation", "")),
                 self_confirm_age=r.self_confirm_age)
+
+
+@bp.app_template_global("material_pages")
+def material_pages_of(material):
+    """Every page of a material, for the pages that show one (the reviewer's detail)."""
+    return material_pages.pages_of(material)
