@@ -35,6 +35,8 @@ class KinshipBinding(PublicIdMixin, CreatedAtMixin, Model):
     holder_person_id: Mapped[int] = mapped_column(ForeignKey("insured_person.id"), index=True)
     member_person_id: Mapped[int] = mapped_column(ForeignKey("insured_person.id"), index=True)
     relation: Mapped[str] = mapped_column(String(20))  # policy relation code
+    # The relative's contact phone as the holder gave it ('' when none); editable (edit.py).
+    phone: Mapped[str] = mapped_column(String(20), default="", server_default="")
     status: Mapped[BindingStatus] = status_column(BindingStatus, index=True)
     # Region whose policy governed the binding (the holder's insured region at creation).
     region_code: Mapped[str] = mapped_column(String(6))

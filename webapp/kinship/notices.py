@@ -91,6 +91,12 @@ NOTICES: dict[str, Notice] = {
     "refuse_review": Notice(
         ("{member}拒绝了添加申请", f"{_WHO}拒绝了您将其添加为亲情账户家庭成员的申请，绑定未生效。"),
         ("您已拒绝添加申请", "您已拒绝{holder}将您添加为亲情账户家庭成员的申请。")),
+    # The holder edits an 已绑定 binding (webapp.kinship.edit); {what} lists the changes.
+    "edit": Notice(
+        ("已修改{member}的绑定信息", f"您已修改与{_WHO}的亲情账户绑定信息：{{what}}。"),
+        ("{holder}修改了与您的绑定信息",
+         "{holder}修改了亲情账户中您的信息：{what}（您是对方的{relation}）。"
+         "如有疑问，可在“绑定我的人”中解除绑定。")),
     # Invitations.
     "resend": Notice(
         ("已重新发送邀请", f"已为{_WHO}生成新的邀请链接，原链接已失效。新链接{{until}}前有效。"),
