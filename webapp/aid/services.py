@@ -184,7 +184,8 @@ def add_member(owner: InsuredPerson, relation: str, actor: Actor, *, name: str =
             inv, token = invitations.create(KIND, member.id, owner, person, actor)
         audit.record(f"aid.{how}", actor, target=member, person=person,
                      detail={"relation": relation, "status": str(member.status),
-                             "picked": bool(pick), "window": window_text(member)})
+                             "picked": bool(pick), "window": window_text(member),
+                             **authorisation(member)})
         tell(how, owner, member, invitation=inv, limits=window_text(member))
     return Added(member, token)
 
@@ -209,13 +210,21 @@ def set_window(owner: InsuredPerson, member: AidMember, starts_on: date | None,
         new_start = starts_on != member.starts_on
         check_window(rules_for(owner), starts_on, ends_on, monthly_cap_fen, clock.today(),
                      new=new_start)
-        before = window_text(member)
+        before, old = window_text(member), authorisation(member)
         member.starts_on, member.ends_on = starts_on, ends_on
         member.monthly_cap_fen = monthly_cap_fen
         after = window_text(member) or "长期有效，不限额"
         step(member, "change_window", OWNER, actor, owner, state,
-             detail={"from": before, "to": after}, after=after)
+             detail={"from": before, "to": after, "old": old, "new": authorisation(member)},
+             after=after)
     return member
+
+
+def authorisation(member: AidMember) -> dict[str, str | int | None]:
+    """The member's window and cap as audit detail (``webapp.aid.history`` reads them)."""
+    return {"starts_on": member.starts_on.isoformat() if member.starts_on else None,
+            "ends_on": member.ends_on.isoformat() if member.ends_on else None,
+            "monthly_cap_fen": member.monthly_cap_fen}
 
 
 def _revoke_open(member: AidMember, actor: Actor, reason: str) -> None:

@@ -21,6 +21,7 @@ from flask import abort, flash, redirect, render_template, request, session, url
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
+from webapp.aid import history as aid_history
 from webapp.aid import queries, rules, services
 from webapp.aid import spending as aid_spending
 from webapp.aid.notices import refusal_text
@@ -35,6 +36,7 @@ from webapp.forms import select_choices
 from webapp.kinship import letters
 from webapp.models import InsuredPerson
 from webapp.policy import AidRules, relation_label
+from webapp.prg import restore, retry
 from webapp.web import attempt, current_actor, page_number, role_required
 
 INVITED = "aid_invited"
@@ -77,6 +79,8 @@ def create():
         if face.has_pass(me(), rules.CREATE_PURPOSE):
             return redirect(target)
         return start_face_check(me(), rules.CREATE_PURPOSE, target)
+    if request.method == "POST":
+        return retry(form)
     return render_template("aid/create.html", form=form, refusal=refusal,
                            rules=rules.rules_for(me()), balance_fen=me().balance_fen)
 
@@ -97,6 +101,9 @@ def create_notice():
         if group is not None:
             flash("家庭共济已开通", "success")
             return redirect(url_for("aid.index"))
+    if request.method == "POST":
+        return retry(form)
+    restore(form)
     return render_template("aid/notice.html", form=form, version=rules.notice_version(me()),
                            blocks=letters.blocks(rules.notice_text(me())))
 
@@ -145,6 +152,10 @@ def add_member():
             else:
                 flash("已加入家庭共济", "success")
             return redirect(url_for("aid.member", public_id=added.member.public_id))
+    if request.method == "POST":
+        return retry(form)
+    if restore(form) and form.pick.data:
+        picked = next((b for b in view.bindings if b.public_id == form.pick.data), None)
     return render_template("aid/add.html", form=form, view=view, picked=picked,
                            relation_label=relation_label)
 
@@ -165,6 +176,7 @@ def member(public_id: str):
         share = invite_share(stash["token"], f"{me().name}邀请您加入其医保家庭共济")
     window_form = WindowForm(formdata=None, starts_on=m.starts_on, ends_on=m.ends_on,
                              monthly_cap=m.monthly_cap_fen)
+    restore(window_form)  # a refused change comes back with what was typed and its errors
     return render_template("aid/member.html", view=view, m=m, form=ActionForm(),
                            window_form=window_form, share=share)
 
@@ -231,7 +243,14 @@ def window(public_id: str):
             flash(e, "error")
     for e in form.form_errors:
         flash(e, "error")
-    return redirect(back)
+    return retry(form, back)
+
+
+@bp.route("/members/<public_id>/history")
+@role_required("insured")
+def member_history(public_id: str):
+    """共济授权记录 of a member of my group (404 for anyone else)."""
+    return render_template("aid/history.html", view=aid_history.owner_history(me(), public_id))
 
 
 # --- 被绑定列表 -----------------------------------------------------------------------------
@@ -253,6 +272,13 @@ def leave(public_id: str):
     back = url_for("aid.joined")
     return _act(services.leave, me(), m, current_actor(), success=success, back=back) \
         or redirect(back)
+
+
+@bp.route("/joined/<public_id>/history")
+@role_required("insured")
+def my_history(public_id: str):
+    """共济授权记录 of my own membership (404 for anyone else)."""
+    return render_template("aid/history.html", view=aid_history.member_history(me(), public_id))
 
 
 # --- 消费明细 -------------------------------------------------------------------------------
