@@ -89,14 +89,14 @@ def _login_failed(client, factory):
 
 
 def _face(client, factory, fails: bool):
-    from tests.test_face import face_image, own, post_image
+    from tests.test_face import own, post_live
     from webapp.face import services as face
 
     user = factory.user(face_check_fails=fails)
     login(client, user)
     check = face.begin(user.person, "kinship_add", "/")
     own(client, check)
-    return lambda: post_image(client, check, face_image())
+    return lambda: post_live(client, check)
 
 
 @step("face_check.pass")

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from tests import kinship_factories as kf
 from tests import lifecycle_factories as lf
-from tests.test_face import face_image, post_image
+from tests.test_face import post_live
 from webapp import clock
 from webapp.audit.services import Actor
 from webapp.domain import DomainError, Forbidden, NotFound
@@ -250,7 +250,7 @@ def test_accept_through_the_pages_and_the_face_check(client, family):
     assert check.next_url == f"/i/r/{inv.public_id}/confirm"
     assert token not in check.next_url
     assert "确认亲情账户绑定需要验证是本人操作" in html(client.get(face_url))
-    passed = post_image(client, check, face_image())
+    passed = post_live(client, check)
     assert passed.headers["Location"] == f"/i/r/{inv.public_id}/confirm"
     db.session.expire_all()
     assert db.session.get(KinshipBinding, b.id).status == "pending_confirm"  # not yet
@@ -426,7 +426,7 @@ def test_another_kind_plugs_into_the_same_pages(client, factory):
         started = client.post(f"/i/r/{inv.public_id}/accept")
         check = db.session.scalar(select(FaceCheck).order_by(FaceCheck.id.desc()))
         assert check.purpose == "aid_accept" and started.headers["Location"].startswith("/face/")
-        post_image(client, check, face_image())
+        post_live(client, check)
         client.post(f"/i/r/{inv.public_id}/confirm")
         assert handler.calls == [("accepted", 42, relative.person.id)]
     finally:

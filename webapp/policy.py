@@ -15,6 +15,7 @@ from typing import Any
 
 from flask import current_app, has_app_context
 
+from webapp.face.rules import FACE_CHECKS, FaceRules, check_face
 from webapp.material_pages import MaterialPages, pages_table
 from webapp.policy_checks import (
     Check,
@@ -96,13 +97,6 @@ class CodeRules:
 
     refresh_seconds: int
     valid_seconds: int
-
-
-@dataclass(frozen=True)
-class FaceRules:
-    """Simulated face check: how long a pass stays usable."""
-
-    pass_valid_seconds: int
 
 
 @dataclass(frozen=True)
@@ -230,7 +224,7 @@ SECTIONS: dict[str, tuple[type, dict[str, Check]]] = {
     ),
     "invitation": (InvitationRules, {"valid_hours": at_least(1)}),
     "code": (CodeRules, {"refresh_seconds": at_least(1), "valid_seconds": at_least(1)}),
-    "face": (FaceRules, {"pass_valid_seconds": at_least(1)}),
+    "face": (FaceRules, FACE_CHECKS),
     "pharmacy": (PharmacyRules, {"max_amount_fen": at_least(1), "cancel_days": at_least(0),
                                  "msgid_keep_days": at_least(1)}),
 }
@@ -274,6 +268,7 @@ def _build(merged: dict, path: str, ctx: Context, code: str, name: str, profile:
         raise ctx.fail(f"{path}.aid.max_children", "must not exceed aid.max_members")
     if qr["valid_seconds"] < qr["refresh_seconds"]:
         raise ctx.fail(f"{path}.code.valid_seconds", "must not be less than code.refresh_seconds")
+    check_face(merged["face"], f"{path}.face", ctx)
     kin = {**kin, "materials_by_relation": MappingProxyType(dict(kin["materials_by_relation"]))}
     sections = {s: SECTIONS[s][0](**(kin if s == "kinship" else merged[s])) for s in SECTIONS}
     return Policy(region_code=code, region_name=name, profile_code=profile, **sections)

@@ -14,7 +14,8 @@ from webapp.states import status_check, status_column
 
 
 class FaceCheck(PublicIdMixin, CreatedAtMixin, Model):
-    """A face-check challenge for one person and purpose; a pass is good once for a while."""
+    """A face-check attempt for one person and purpose (its random actions kept); a pass is
+    good once for a while."""
 
     __tablename__ = "face_check"
     __table_args__ = (status_check(FaceResult, column="result", name="result"),)
@@ -25,6 +26,10 @@ class FaceCheck(PublicIdMixin, CreatedAtMixin, Model):
     nonce: Mapped[str] = mapped_column(String(64))
     next_url: Mapped[str] = mapped_column(String(300), default="/")
     result: Mapped[FaceResult] = status_column(FaceResult, 10, default=FaceResult.PENDING)
+    # The liveness actions asked of this attempt, in order ("blink,turn_left"), and how it was
+    # decided: "live" (camera frames) or "photo" (the fallback, where the policy allows it).
+    actions: Mapped[str] = mapped_column(String(60), default="")
+    method: Mapped[str] = mapped_column(String(10), default="")
     image_sha256: Mapped[str] = mapped_column(String(64), default="")
     checked_at: Mapped[datetime | None] = mapped_column(DateTime)
     consumed_at: Mapped[datetime | None] = mapped_column(DateTime)

@@ -1,25 +1,24 @@
-"""Simulated face check (人脸识别): challenges, verification through a replaceable verifier,
+"""Simulated face check (人脸识别): attempts, verification through a replaceable verifier,
 and one-time passes per person and purpose.
 
-The flow: ``begin`` creates a pending challenge with a random nonce; the camera page posts one
-frame with that nonce to ``submit``, which asks the configured ``FaceVerifier``; a pass is
-then spent exactly once by the flow that needed it (``consume``), within the policy's
-``face.pass_valid_seconds``. Only the SHA-256 of the submitted image is kept, never the image.
+The flow: ``begin`` opens a pending attempt with a random nonce and a random sequence of
+actions (policy ``face.actions_per_check`` of ``face.actions``); the camera page captures
+frames for each action and posts them with the nonce to ``submit_live``, which checks the
+sequence's shape (``liveness.problem``) and asks the configured verifier. Where the policy
+allows it for the purpose (``face.photo_fallback``; never a binding, 共济 or invitation) one
+photo may be posted to ``submit_photo`` instead. A pass is then spent exactly once by the
+flow that needed it (``consume``), within ``face.pass_valid_seconds``. An attempt is decided
+once, expires after ``face.attempt_valid_seconds`` and belongs to its person. Only a SHA-256
+of what was submitted is kept, never an image.
 """
 
 from __future__ import annotations
 
-import hashlib
 import hmac
-import importlib
-import io
 import secrets
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-from typing import Any, Protocol, runtime_checkable
 
-from flask import current_app, has_app_context
-from PIL import Image, ImageStat, UnidentifiedImageError
 from sqlalchemy import select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -28,131 +27,63 @@ from webapp.audit import services as audit
 from webapp.audit.services import Actor
 from webapp.domain import Conflict, DomainError, NotFound
 from webapp.extensions import db, rows_changed
+from webapp.face import liveness
+from webapp.face import notices as msg
+from webapp.face.notices import (  # noqa: F401 - the messages, re-exported for callers
+    MSG_BAD_NONCE,
+    MSG_EXPIRED,
+    MSG_FAILED,
+    MSG_NO_IMAGE,
+    MSG_NOT_IMAGE,
+    MSG_NOT_PENDING,
+    MSG_REQUIRED,
+    MSG_TOO_LARGE,
+    MSG_TOO_SMALL,
+    MSG_UNCLEAR,
+    purpose_text,
+)
+from webapp.face.rules import FaceRules
 from webapp.face.states import FaceResult, outcome
+from webapp.face.verifier import (  # noqa: F401 - the verifier interface, re-exported
+    DEFAULT_VERIFIER,
+    FaceVerifier,
+    Frame,
+    SimulatedVerifier,
+    VerifierResult,
+    get_verifier,
+    sequence_sha256,
+    sha256,
+)
 from webapp.models import FaceCheck, InsuredPerson
 from webapp.policy import policy_for
 
-# What each purpose is for, in the words the face page shows.
-PURPOSES = {
-    "register": "注册账号需要验证是本人操作",
-    "login": "登录需要验证是本人操作",
-    "kinship_add": "添加家庭成员需要验证是本人操作",
-    "kinship_accept": "确认亲情账户绑定需要验证是本人操作",
-    "invitation_accept": "接受家人邀请需要验证是本人操作",
-    "aid_create": "开通家庭共济需要验证是本人操作",
-    "aid_accept": "加入家庭共济需要验证是本人操作",
-    "aid_join": "加入家庭共济需要验证是本人操作",
-}
-DEFAULT_PURPOSE_TEXT = "该操作需要验证是本人操作"
-
-MSG_UNCLEAR = "未检测到清晰的人脸图像，请正对屏幕重试"
-MSG_NOT_IMAGE = "无法识别该图片，请拍摄一张JPG、PNG或WebP格式的照片"
-MSG_TOO_SMALL = "照片太小，未检测到清晰的人脸图像，请正对屏幕重试"
-MSG_TOO_LARGE = "照片尺寸或文件过大，请重新拍摄"
-MSG_NO_IMAGE = "请拍摄或选择一张本人正脸照片"
-MSG_FAILED = "人脸识别未通过，请确认是本人操作"
-MSG_EXPIRED = "本次人脸识别已超时，请重新识别"
-MSG_BAD_NONCE = "人脸识别请求无效，请重新识别"
-MSG_NOT_PENDING = "本次人脸识别已结束，请重新识别"
-MSG_REQUIRED = "请先完成人脸识别"
+LIVE = "live"
+PHOTO = "photo"
 
 
-def purpose_text(purpose: str) -> str:
-    """The sentence telling the person why they are asked for a face check."""
-    return PURPOSES.get(purpose, DEFAULT_PURPOSE_TEXT)
+def rules_for(person: InsuredPerson) -> FaceRules:
+    """The face rules of the person's region."""
+    return policy_for(person.region_code).face
 
-
-# --- the verifier interface ---------------------------------------------------------------
-
-@dataclass(frozen=True)
-class VerifierResult:
-    """What a verifier concluded about one submitted image."""
-
-    passed: bool
-    sha256: str
-    code: str = "ok"  # ok | no_image | not_image | too_small | too_large | blank | mismatch
-    message: str = ""
-
-
-@runtime_checkable
-class FaceVerifier(Protocol):
-    """Decides whether an image shows the person; a real provider would implement this."""
-
-    max_bytes: int  # the largest photo it accepts (the page says so)
-
-    def verify(self, person: InsuredPerson, image_bytes: bytes) -> VerifierResult:
-        """Check the image against the person; never keep the image."""
-        ...
-
-
-class SimulatedVerifier:
-    """Stand-in verifier: a real, decodable, sensibly sized, non-blank photo passes, unless the
-    registry flags the person (``face_check_fails``) so that failure can be demonstrated."""
-
-    formats = frozenset({"JPEG", "PNG", "WEBP"})
-    min_side = 64
-    max_side = 4096
-    max_bytes = 5 * 1024 * 1024
-    # Standard deviation of the grey levels of a 64×64 copy; a blank or flat frame is below.
-    min_stddev = 6.0
-
-    def verify(self, person: InsuredPerson, image_bytes: bytes) -> VerifierResult:
-        """Apply the simulated rules to the image bytes."""
-        data = image_bytes or b""
-        digest = hashlib.sha256(data).hexdigest()
-
-        def fail(code: str, message: str) -> VerifierResult:
-            return VerifierResult(passed=False, sha256=digest, code=code, message=message)
-
-        if not data:
-            return fail("no_image", MSG_NO_IMAGE)
-        if len(data) > self.max_bytes:
-            return fail("too_large", MSG_TOO_LARGE)
-        try:
-            with Image.open(io.BytesIO(data)) as image:
-                if image.format not in self.formats:
-                    return fail("not_image", MSG_NOT_IMAGE)
-                width, height = image.size
-                if width < self.min_side or height < self.min_side:
-                    return fail("too_small", MSG_TOO_SMALL)
-                if width > self.max_side or height > self.max_side:
-                    return fail("too_large", MSG_TOO_LARGE)
-                image.load()
-                grey = image.convert("L")
-                grey.thumbnail((64, 64))
-                stddev = ImageStat.Stat(grey).stddev[0]
-        except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError,
-                ValueError):
-            return fail("not_image", MSG_NOT_IMAGE)
-        if stddev < self.min_stddev:
-            return fail("blank", MSG_UNCLEAR)
-        if person.face_check_fails:
-            return fail("mismatch", MSG_FAILED)
-        return VerifierResult(passed=True, sha256=digest)
-
-
-DEFAULT_VERIFIER: FaceVerifier = SimulatedVerifier()
-
-
-def get_verifier() -> FaceVerifier:
-    """The verifier in use: ``app.config["FACE_VERIFIER"]`` (an object, a class, or a
-    ``"module:Class"`` path) or the simulator."""
-    configured: Any = current_app.config.get("FACE_VERIFIER") if has_app_context() else None
-    if configured is None:
-        return DEFAULT_VERIFIER
-    if isinstance(configured, str):
-        module_name, _, attr = configured.partition(":")
-        configured = getattr(importlib.import_module(module_name), attr)
-    if isinstance(configured, type):
-        configured = configured()
-    return configured
-
-
-# --- challenges and passes ----------------------------------------------------------------
 
 def pass_valid_seconds(person: InsuredPerson) -> int:
-    """How long a challenge may stay open and a pass stays usable, from the person's policy."""
-    return policy_for(person.region_code).face.pass_valid_seconds
+    """How long a pass stays usable, from the person's policy."""
+    return rules_for(person).pass_valid_seconds
+
+
+def attempt_valid_seconds(person: InsuredPerson) -> int:
+    """How long an attempt may stay open, from the person's policy."""
+    return rules_for(person).attempt_valid_seconds
+
+
+def photo_allowed(check: FaceCheck, person: InsuredPerson | None = None) -> bool:
+    """Whether the policy lets a photo replace the camera for this attempt's purpose."""
+    return rules_for(person or person_of(check)).photo_allowed(check.purpose)
+
+
+def actions_of(check: FaceCheck) -> tuple[str, ...]:
+    """The actions the attempt asks for, in order."""
+    return liveness.parse(check.actions)
 
 
 def _local_path(url: str | None) -> str:
@@ -163,12 +94,13 @@ def _local_path(url: str | None) -> str:
 
 
 def begin(person: InsuredPerson, purpose: str, next_url: str) -> FaceCheck:
-    """Open a pending challenge with a fresh random nonce (committed)."""
+    """Open a pending attempt with a fresh nonce and random actions (committed)."""
     check = FaceCheck(
         person_id=person.id,
         purpose=purpose[:40],
         nonce=secrets.token_urlsafe(24),
         next_url=_local_path(next_url),
+        actions=liveness.stored(liveness.draw_actions(rules_for(person))),
         result=FaceResult.PENDING,
     )
     db.session.add(check)
@@ -177,74 +109,114 @@ def begin(person: InsuredPerson, purpose: str, next_url: str) -> FaceCheck:
 
 
 def get_check(public_id: str) -> FaceCheck | None:
-    """The challenge with this public id, if any."""
+    """The attempt with this public id, if any."""
     return db.session.scalar(select(FaceCheck).filter_by(public_id=public_id))
 
 
 def person_of(check: FaceCheck) -> InsuredPerson:
-    """The registry person the challenge is for."""
+    """The registry person the attempt is for."""
     person = db.session.get(InsuredPerson, check.person_id)
     if person is None:  # pragma: no cover - person_id is a foreign key
-        raise NotFound("该人脸识别请求不存在或已失效，请返回重新操作")
+        raise NotFound(msg.MSG_NOT_FOUND)
     return person
 
 
+def belongs_to(check: FaceCheck, actor: Actor) -> bool:
+    """Whether the actor may use the attempt: anyone before login (registration), else only
+    the account of the attempt's person."""
+    user = actor.user
+    return user is None or user.person_id == check.person_id
+
+
 def is_expired(check: FaceCheck, person: InsuredPerson | None = None) -> bool:
-    """Whether a pending challenge is older than the face pass validity."""
+    """Whether a pending attempt is older than the policy's attempt validity."""
     person = person or person_of(check)
-    return clock.now() - check.created_at > timedelta(seconds=pass_valid_seconds(person))
+    return clock.now() - check.created_at > timedelta(seconds=attempt_valid_seconds(person))
 
 
-def submit(check: FaceCheck, nonce: str, image_bytes: bytes, actor: Actor) -> FaceCheck:
-    """Verify one submitted frame for a pending challenge and record the result.
+def submit_live(check: FaceCheck, nonce: str, frames: Sequence[Frame],
+                actor: Actor) -> FaceCheck:
+    """Verify the camera frames posted for a pending attempt and record the result.
 
-    Raises a DomainError with the Chinese message when the challenge cannot be used (wrong
-    nonce, already decided, timed out) or the check fails; a failure is recorded first. After
-    a DomainError the session is rolled back and ``check`` shows its stored state (a double
-    submit may find it already passed).
+    Raises a DomainError with the Chinese message when the attempt cannot be used (wrong
+    nonce, someone else's, already decided, timed out) or the check fails; a failure is
+    recorded first. After a DomainError the session is rolled back and ``check`` shows its
+    stored state (a double submit may find it already passed).
     """
+    def evaluate(person: InsuredPerson, rules: FaceRules) -> VerifierResult:
+        actions = actions_of(check)
+        wrong = liveness.problem(actions, frames, rules)
+        if wrong is not None:
+            return VerifierResult(passed=False, sha256=sequence_sha256(frames), code=wrong[0],
+                                  message=wrong[1])
+        return get_verifier().verify_live(person, actions, frames, rules)
+
+    return _submit(check, nonce, actor, LIVE, evaluate)
+
+
+def submit_photo(check: FaceCheck, nonce: str, image_bytes: bytes, actor: Actor) -> FaceCheck:
+    """Verify one photo for a pending attempt, only where the policy allows a photo for its
+    purpose (refused and recorded as a failure otherwise); as ``submit_live`` otherwise."""
+    def evaluate(person: InsuredPerson, rules: FaceRules) -> VerifierResult:
+        if not rules.photo_allowed(check.purpose):
+            return VerifierResult(passed=False, sha256=sha256(image_bytes or b""),
+                                  code="photo_refused", message=msg.MSG_PHOTO_REFUSED)
+        return get_verifier().verify_photo(person, image_bytes, rules)
+
+    return _submit(check, nonce, actor, PHOTO, evaluate)
+
+
+Evaluate = Callable[[InsuredPerson, FaceRules], VerifierResult]
+
+
+def _submit(check: FaceCheck, nonce: str, actor: Actor, method: str,
+            evaluate: Evaluate) -> FaceCheck:
     try:
-        return _decide(check, nonce, image_bytes, actor)
+        return _decide(check, nonce, actor, method, evaluate)
     except DomainError:
         db.session.rollback()
         db.session.refresh(check)
         raise
 
 
-def _decide(check: FaceCheck, nonce: str, image_bytes: bytes, actor: Actor) -> FaceCheck:
-    """The steps of ``submit``: nonce, state, age, verifier, one conditional UPDATE, audit."""
+def _decide(check: FaceCheck, nonce: str, actor: Actor, method: str,
+            evaluate: Evaluate) -> FaceCheck:
+    """Nonce, owner, state, age, the evaluation, one conditional UPDATE, audit."""
     person = person_of(check)
     if not hmac.compare_digest((nonce or "").encode(), check.nonce.encode()):
-        raise DomainError(MSG_BAD_NONCE, code="bad_nonce")
+        raise DomainError(msg.MSG_BAD_NONCE, code="bad_nonce")
+    if not belongs_to(check, actor):
+        raise NotFound(msg.MSG_NOT_YOURS, code="not_yours")
     if check.result != FaceResult.PENDING:
-        raise Conflict(MSG_NOT_PENDING, code="not_pending")
+        raise Conflict(msg.MSG_NOT_PENDING, code="not_pending")
     if is_expired(check, person):
-        raise DomainError(MSG_EXPIRED, code="expired")
-    result = get_verifier().verify(person, image_bytes)
-    # A conditional update decides the challenge exactly once, even on a double submit.
+        raise DomainError(msg.MSG_EXPIRED, code="expired")
+    result = evaluate(person, rules_for(person))
+    # A conditional update decides the attempt exactly once, even on a double submit.
     decided = rows_changed(
         update(FaceCheck)
         .where(FaceCheck.id == check.id, FaceCheck.result == FaceResult.PENDING)
         .values(
             result=outcome(result.passed),
             image_sha256=result.sha256,
+            method=method,
             checked_at=clock.now(),
         )
     )
     if decided != 1:
         db.session.rollback()
-        raise Conflict(MSG_NOT_PENDING, code="not_pending")
+        raise Conflict(msg.MSG_NOT_PENDING, code="not_pending")
     audit.record(
         "face_check.pass" if result.passed else "face_check.fail",
         actor,
         target=check,
         person=person,
-        detail={"purpose": check.purpose, "code": result.code},
+        detail={"purpose": check.purpose, "method": method, "code": result.code},
     )
     db.session.commit()
     db.session.refresh(check)
     if not result.passed:
-        raise DomainError(result.message or MSG_FAILED, field="image", code=result.code)
+        raise DomainError(result.message or msg.MSG_FAILED, field="image", code=result.code)
     return check
 
 
@@ -284,4 +256,4 @@ def consume(person: InsuredPerson, purpose: str) -> None:
         if spent == 1:
             set_committed_value(check, "consumed_at", at)
             return
-    raise DomainError(MSG_REQUIRED, code="face_required")
+    raise DomainError(msg.MSG_REQUIRED, code="face_required")

@@ -1,11 +1,16 @@
-/* 人脸识别 page: open the front camera in the round frame, capture one frame on 开始识别 and
-   post it (JPEG) with the challenge nonce and the CSRF token of the page's form. The photo
-   fallback form below works without this script. */
+/* 人脸识别 page: open the front camera in the round frame; on 开始识别 show the asked actions
+   one after another (prompt + steps + progress), capture a few frames for each across a few
+   seconds and post them (JPEG, with the action and time of each) with the attempt's nonce and
+   the CSRF token of the page's form. The photo fallback below (only where the policy allows
+   it) works without this script. */
 (function () {
   "use strict";
 
   var root = document.querySelector("[data-face]");
   if (!root) { return; }
+
+  var LEAD_MS = 700;   // time to read a prompt before its first frame
+  var GAP_MS = 450;    // between two frames of one action
 
   var form = root.querySelector("[data-face-form]");
   var video = root.querySelector("[data-face-video]");
@@ -18,15 +23,70 @@
   var cameraActions = root.querySelector("[data-face-camera-actions]");
   var startBtn = root.querySelector("[data-face-start]");
   var nonceInput = root.querySelector("[data-face-nonce]");
+  var stepsEl = root.querySelector("[data-face-steps]");
+  var progressBox = root.querySelector("[data-face-progress-box]");
+  var progress = root.querySelector("[data-face-progress]");
+  var progressText = root.querySelector("[data-face-progress-text]");
+  var perAction = parseInt(root.getAttribute("data-face-frames-per-action"), 10) || 3;
+  var photoAllowed = root.getAttribute("data-face-photo") === "1";
   var stream = null;
   var busy = false;
 
-  function say(text) { if (statusEl) { statusEl.textContent = text; } }
+  function wait(ms) { return new Promise(function (resolve) { setTimeout(resolve, ms); }); }
+
+  function say(text, isAction) {
+    if (!statusEl) { return; }
+    statusEl.textContent = text;
+    statusEl.classList.toggle("app-face-prompt_action", !!isAction);
+  }
 
   function showError(text) {
     if (!errorBox || !errorEl) { return; }
     errorEl.textContent = text || "";
     errorBox.hidden = !text;
+  }
+
+  function steps() { return Array.prototype.slice.call(root.querySelectorAll("[data-face-step]")); }
+
+  function actionNames() {
+    return steps().map(function (li) { return li.textContent.trim(); }).join("、");
+  }
+
+  function renderSteps(list) {
+    if (!stepsEl || !list || !list.length) { return; }
+    stepsEl.textContent = "";
+    list.forEach(function (step) {
+      var li = document.createElement("li");
+      li.className = "app-steps__item";
+      li.setAttribute("data-face-step", step.code);
+      li.setAttribute("data-face-prompt", step.prompt);
+      var label = document.createElement("span");
+      label.className = "app-steps__label";
+      label.textContent = step.label;
+      li.appendChild(label);
+      stepsEl.appendChild(li);
+    });
+  }
+
+  function markStep(index) {
+    steps().forEach(function (li, i) {
+      li.classList.toggle("app-steps__item_done", i < index);
+      li.classList.toggle("app-steps__item_on", i === index);
+      if (i === index) { li.setAttribute("aria-current", "step"); } else { li.removeAttribute("aria-current"); }
+    });
+  }
+
+  function setProgress(done, total) {
+    if (!progress) { return; }
+    progressBox.hidden = false;
+    progress.max = total;
+    progress.value = done;
+    progressText.textContent = "已采集 " + done + "/" + total;
+  }
+
+  function ready() {
+    startBtn.disabled = false;
+    say("请将面部置于圆框内，点击“开始识别”后依次完成：" + actionNames());
   }
 
   function cameraUnavailable(text) {
@@ -46,21 +106,23 @@
 
   function explain(err) {
     var name = err && err.name;
+    var tail = photoAllowed ? "或使用下方“拍照或选择照片”完成识别。" : "该操作须使用摄像头完成动作检测。";
     if (name === "NotAllowedError" || name === "SecurityError") {
-      return "您未允许使用摄像头。请在浏览器设置中允许访问摄像头后刷新页面，或使用下方“拍照或选择照片”完成识别。";
+      return "您未允许使用摄像头。请在浏览器设置中允许访问摄像头后刷新页面，" + tail;
     }
     if (name === "NotFoundError" || name === "OverconstrainedError") {
-      return "未找到可用的前置摄像头，请使用下方“拍照或选择照片”完成识别。";
+      return "未找到可用的前置摄像头，" + tail;
     }
     if (name === "NotReadableError") {
-      return "摄像头正被其他应用占用，请关闭其他应用后刷新，或使用下方“拍照或选择照片”。";
+      return "摄像头正被其他应用占用，请关闭其他应用后刷新，" + tail;
     }
-    return "无法打开摄像头，请使用下方“拍照或选择照片”完成识别。";
+    return "无法打开摄像头，" + tail;
   }
 
   function openCamera() {
-    if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia || !window.fetch) {
-      cameraUnavailable("当前浏览器不支持调用摄像头（需使用 HTTPS 访问或更换浏览器），请使用下方“拍照或选择照片”完成识别。");
+    if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia || !window.fetch || !window.Promise) {
+      cameraUnavailable("当前浏览器不支持调用摄像头（需使用 HTTPS 访问或更换浏览器），" +
+        (photoAllowed ? "请使用下方“拍照或选择照片”完成识别。" : "该操作须使用摄像头完成动作检测。"));
       return;
     }
     if (cameraActions) { cameraActions.hidden = false; }
@@ -70,10 +132,6 @@
     }).then(function (s) {
       stream = s;
       video.srcObject = s;
-      var ready = function () {
-        startBtn.disabled = false;
-        say("请正对屏幕，将面部置于圆框内，然后点击“开始识别”");
-      };
       if (video.readyState >= 2) { ready(); } else { video.addEventListener("loadeddata", ready, { once: true }); }
       var playing = video.play();
       if (playing && playing.catch) { playing.catch(function () { /* autoplay is muted */ }); }
@@ -82,22 +140,49 @@
     });
   }
 
-  function capture(done) {
-    var w = video.videoWidth;
-    var h = video.videoHeight;
-    if (!w || !h) { done(null); return; }
-    var side = Math.min(w, h);
-    var out = Math.min(side, 640);
-    var canvas = document.createElement("canvas");
-    canvas.width = out;
-    canvas.height = out;
-    var ctx = canvas.getContext("2d");
-    ctx.drawImage(video, (w - side) / 2, (h - side) / 2, side, side, 0, 0, out, out);
-    if (canvas.toBlob) {
-      canvas.toBlob(function (blob) { done(blob); }, "image/jpeg", 0.9);
-    } else {
-      done(null);
-    }
+  function grab() {
+    return new Promise(function (resolve) {
+      var w = video.videoWidth;
+      var h = video.videoHeight;
+      if (!w || !h || !document.createElement("canvas").toBlob) { resolve(null); return; }
+      var side = Math.min(w, h);
+      var out = Math.min(side, 640);
+      var canvas = document.createElement("canvas");
+      canvas.width = out;
+      canvas.height = out;
+      canvas.getContext("2d").drawImage(video, (w - side) / 2, (h - side) / 2, side, side, 0, 0, out, out);
+      canvas.toBlob(function (blob) { resolve(blob); }, "image/jpeg", 0.85);
+    });
+  }
+
+  /* Each action: its prompt, a moment to read it, then perAction frames GAP_MS apart. */
+  function captureSequence() {
+    var list = steps();
+    var total = list.length * perAction;
+    var frames = [];
+    var started = null;
+    var chain = Promise.resolve();
+    setProgress(0, total);
+    list.forEach(function (li, index) {
+      chain = chain.then(function () {
+        markStep(index);
+        say(li.getAttribute("data-face-prompt") + "（第" + (index + 1) + "步，共" + list.length + "步）", true);
+        return wait(LEAD_MS);
+      });
+      for (var k = 0; k < perAction; k += 1) {
+        chain = chain.then(function () {
+          return grab().then(function (blob) {
+            if (!blob) { throw new Error("no-frame"); }
+            var now = Date.now();
+            if (started === null) { started = now; }
+            frames.push({ blob: blob, action: li.getAttribute("data-face-step"), ms: now - started });
+            setProgress(frames.length, total);
+            return wait(GAP_MS);
+          });
+        });
+      }
+    });
+    return chain.then(function () { markStep(list.length); return frames; });
   }
 
   function finish() {
@@ -107,9 +192,22 @@
     startBtn.textContent = "开始识别";
   }
 
-  function send(blob) {
+  function failed(message) {
+    showError(message || "识别失败，请重试");
+    markStep(-1);
+    if (progressBox) { progressBox.hidden = true; }
+    say("请调整姿势，点击“开始识别”后依次完成：" + actionNames());
+    finish();
+  }
+
+  function send(frames) {
     var data = new FormData(form);
-    data.set("image", blob, "face.jpg");
+    data.delete("image");
+    frames.forEach(function (f, i) {
+      data.append("frame", f.blob, "frame-" + (i + 1) + ".jpg");
+      data.append("frame_action", f.action);
+      data.append("frame_ms", String(f.ms));
+    });
     say("正在识别，请稍候…");
     fetch(form.action, {
       method: "POST",
@@ -130,14 +228,13 @@
       }
       if (body.action) { form.action = body.action; }
       if (body.nonce && nonceInput) { nonceInput.value = body.nonce; }
+      renderSteps(body.steps);
       var message = body.error;
       if (message && typeof message === "object") { message = message.message; }
       if (res.status === 400 && !body.action) {
         message = message || "页面已过期，请刷新页面后重试。";
       }
-      showError(message || "识别失败，请重试");
-      say("请调整姿势后再次点击“开始识别”");
-      finish();
+      failed(message);
     }).catch(function () {
       showError("网络异常，请检查网络后重试");
       say("");
@@ -153,13 +250,8 @@
       startBtn.textContent = "识别中…";
       if (frame) { frame.classList.add("app-face_scanning"); }
       showError("");
-      capture(function (blob) {
-        if (!blob) {
-          showError("摄像头画面尚未就绪，请稍候再试");
-          finish();
-          return;
-        }
-        send(blob);
+      captureSequence().then(send).catch(function () {
+        failed("摄像头画面尚未就绪，请稍候再试");
       });
     });
   }
