@@ -227,3 +227,42 @@ def test_home_statements_are_few(app, client, factory):
     login(client, user)
     client.get("/")
     assert statements(client, "/") <= 6
+
+
+# --- 共济 消费明细: the same chart per member -------------------------------------------------
+
+def test_aid_spending_has_a_chart_per_member(app, client, factory):
+    from tests.test_aid_payments import spending_family
+
+    owner, son, wife, son_m, _ = spending_family(factory)
+    login(client, owner)
+    client.get("/")
+    with clock.frozen_at(datetime(2031, 4, 20, 4, 0)):
+        html = client.get("/aid/spending").get_data(as_text=True)
+        few = statements(client, "/aid/spending")
+        charts = html.split("data-member-chart")[1:]
+        assert len(charts) == 2
+        assert "陈*" in charts[0] and bar_fens(charts[0]) == [0, 0, 2500, 0]
+        assert "王*明" in charts[1] and bar_fens(charts[1]) == [0, 0, 1000, 700]
+        only = client.get(f"/aid/spending?member={son_m.public_id}").get_data(as_text=True)
+        assert only.count("data-member-chart") == 1 and "王*明 · 本年合计 ¥17.00" in only
+        # more payments of more members: the same number of statements
+        from tests.test_aid_payments import shop_of
+        from tests.test_aid_rules import accept, add
+        from tests.test_codes import issue
+        from tests.test_settlement import pay
+
+        daughter = factory.user(name="王小红", age=18, male=False)
+        accept(add(owner.person, daughter.person, "child").member)
+        pay(issue(daughter).code, shop_of(factory, name="第二药房"), amount_fen=300)
+        assert statements(client, "/aid/spending") == few
+
+
+def test_code_picker_avatars_are_told_apart_by_relation(app, client, factory):
+    mother = factory.user(name="李红", age=60, male=False)
+    bind(mother.person, factory.person(name="李明", age=30), "child")
+    bind(mother.person, factory.person(name="李丽", age=28, male=False), "child")
+    login(client, mother)
+    html = client.get("/code/").get_data(as_text=True)
+    avatars = re.findall(r'class="code-pick__avatar"[^>]*>([^<]+)<', html)
+    assert avatars == ["我", "儿子", "女儿"]

@@ -18,7 +18,8 @@ from sqlalchemy.orm import selectinload
 from webapp import clock
 from webapp.aid.payments import month_bounds
 from webapp.aid.queries import group_of
-from webapp.codes.records import month_start
+from webapp.charts import Bar
+from webapp.codes.records import bars_of, china_month, month_start, next_month
 from webapp.codes.states import SettlementStatus
 from webapp.extensions import db
 from webapp.models import (
@@ -147,6 +148,42 @@ def totals(owner: InsuredPerson, member_person_id: int | None = None,
     return sum(int(n) for _, n, _ in rows), sum(int(t) for _, _, t in rows), per
 
 
+@dataclass(frozen=True)
+class MemberYear:
+    """本年 per member: what the owner's account paid for them by month (for the chart)."""
+
+    person: InsuredPerson
+    total_fen: int
+    bars: list[Bar]
+
+
+def member_years(owner: InsuredPerson, member_person_id: int | None = None,
+                 today: date | None = None) -> list[MemberYear]:
+    """This year's payments (not cancelled) per member and China month, largest total first;
+    two queries whatever the number of members and payments."""
+    today = today or clock.today()
+    start = clock.china_midnight_utc(date(today.year, 1, 1))
+    end = clock.china_midnight_utc(next_month(month_start(today)))
+    rows = db.session.execute(
+        select(LedgerEntry.beneficiary_person_id, LedgerEntry.created_at, LedgerEntry.amount_fen)
+        .outerjoin(Settlement, Settlement.id == LedgerEntry.settlement_id)
+        .where(*_filters(owner, member_person_id, None), LedgerEntry.created_at >= start,
+               LedgerEntry.created_at < end,
+               or_(Settlement.id.is_(None), Settlement.status == SettlementStatus.SETTLED))
+    ).all()
+    per: dict[int, dict[date, int]] = {}
+    for pid, at, amount in rows:
+        if pid is None:
+            continue
+        months = per.setdefault(pid, {})
+        m = china_month(at)
+        months[m] = months.get(m, 0) - int(amount)
+    people = _people(per)
+    out = [MemberYear(people[pid], sum(m.values()), bars_of(m, today)) for pid, m in per.items()]
+    out.sort(key=lambda y: (-y.total_fen, y.person.id))
+    return out
+
+
 # --- the 消费明细 page ------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -162,6 +199,7 @@ class SpendingPage:
     count: int
     total_fen: int
     per_member: list[MemberTotal]
+    years: list[MemberYear]  # this year by month, per member (the charts)
 
     @property
     def filters(self) -> dict[str, str]:
@@ -192,4 +230,5 @@ def spending_page(owner: InsuredPerson, member: str, month_text: str | None, pag
                         error_out=False)
     count, total, per_member = totals(owner, person_id, month)
     return SpendingPage(found, spendings(found.items), list(choices.values()), who, month,
-                        recent_months(), count, total, per_member)
+                        recent_months(), count, total, per_member,
+                        member_years(owner, person_id))

@@ -27,6 +27,12 @@ def avatar_word(binding=None) -> str:
     return person_queries.avatar_word(binding)
 
 
+@bp.app_template_global("month_chart")
+def month_chart(bars, title: str, elder_mode: bool = False):
+    """Jinja: the year's month chart (rows in 长辈模式), e.g. per member on 消费明细."""
+    return charts.month_chart(bars, title, elder=elder_mode)
+
+
 @bp.route("/people/<public_id>")
 @role_required("insured")
 def person(public_id: str):
