@@ -94,12 +94,13 @@ def holders_this_month(member: InsuredPerson, today: date | None = None) -> set[
     return set(rows)
 
 
-def age_text(birth: date, self_confirm_age: int, today: date) -> str:
-    """Age and who confirms, in words."""
+def age_text(birth: date, self_confirm_age: int, today: date, review: bool = False) -> str:
+    """Age and who confirms, in words (``review``: the region reviews the material first)."""
     if age_on(birth, today) >= self_confirm_age:
         return f"已满{self_confirm_age}周岁，需本人确认"
     turning = date_turning(birth, self_confirm_age)
-    return (f"未满{self_confirm_age}周岁，由您上传证明材料直接绑定"
+    how = "提交后待审核，审核通过后绑定" if review else "直接绑定"
+    return (f"未满{self_confirm_age}周岁，由您上传证明材料{how}"
             f"（将于{turning.isoformat()}满{self_confirm_age}周岁）")
 
 
@@ -196,7 +197,7 @@ def preview(holder: InsuredPerson, name: str, id_number: str, relation: str) -> 
     out = Preview(counter=queries.room(holder).text)
     try:
         info = parse_relative_id(holder, id_number, today)
-        out.age = age_text(info.birth_date, rules.self_confirm_age, today)
+        out.age = age_text(info.birth_date, rules.self_confirm_age, today, rules.review_required)
         if relation:
             check_relation(holder, info, relation, rules)
             under_age = info.age_on(today) < rules.self_confirm_age

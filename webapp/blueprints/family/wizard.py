@@ -112,7 +112,8 @@ def guard(endpoint: str):
 
 
 def page(template: str, step: int, **context):
-    """Render a wizard step with the progress indicator."""
+    """Render a wizard step with the progress indicator (and whether the region reviews)."""
+    context.setdefault("review_required", rules().review_required)
     return render_template(template, steps=STEPS, step=step, **context)
 
 
