@@ -32,11 +32,12 @@ SKIPPED = {"PasswordField", "FileField", "MultipleFileField", "CSRFTokenField", 
 MAX_VALUE = 2000
 
 
-def kept_values(form: Any) -> dict[str, list[str]]:
-    """The submitted values worth giving back: typed text and choices, nothing secret."""
+def kept_values(form: Any, skip: tuple[str, ...] = ()) -> dict[str, list[str]]:
+    """The submitted values worth giving back: typed text and choices, nothing secret
+    (``skip``: more fields not to keep, e.g. a scanned code or a one-time message id)."""
     data: dict[str, list[str]] = {}
     for field in form:
-        if field.type in SKIPPED or field.name == "csrf_token" or getattr(field, "prg_skip", False):
+        if field.type in SKIPPED or field.name == "csrf_token" or field.name in skip:
             continue
         values = [v for v in (field.raw_data or []) if isinstance(v, str) and len(v) <= MAX_VALUE]
         if values:
@@ -55,11 +56,12 @@ def form_errors(form: Any) -> tuple[dict[str, list[str]], list[str]]:
     return fields, whole
 
 
-def retry(form: Any, target: str | None = None) -> Response:
-    """Keep the values and errors for the page's GET and redirect there (303 See Other)."""
+def retry(form: Any, target: str | None = None, skip: tuple[str, ...] = ()) -> Response:
+    """Keep the values and errors for the page's GET (``target``, default this page) and
+    redirect there (303 See Other)."""
     url = target or request.full_path.rstrip("?")
     fields, whole = form_errors(form)
-    session[KEY] = {"path": urlsplit(url).path, "data": kept_values(form),
+    session[KEY] = {"path": urlsplit(url).path, "data": kept_values(form, skip),
                     "errors": fields, "form_errors": whole}
     return redirect(url, 303)
 

@@ -26,6 +26,7 @@ from webapp.invitations import notices
 from webapp.invitations import services as invitations
 from webapp.invitations.models import Invitation
 from webapp.masking import mask_name
+from webapp.prg import retry
 from webapp.web import current_actor
 
 
@@ -144,6 +145,8 @@ def confirm(public_id: str):
                                         url_for("invite.confirm", public_id=inv.public_id))
             return refusal(err, inv)
         return redirect(url_for("invite.done", public_id=inv.public_id))
+    if request.method == "POST":
+        return retry(form)
     return offer_page(inv, "invite/confirm.html",
                       face_passed=face.has_pass(person, handler.face_purpose))
 

@@ -32,7 +32,10 @@ def show(public_id: str):
 @role_required("insured")
 def read_all():
     """Mark every message read."""
-    if ActionForm().validate_on_submit():
-        count = messages.mark_all_read(current_user.person_id)
+    if not ActionForm().validate_on_submit():
+        flash("页面已过期，请重试", "error")
+    elif count := messages.mark_all_read(current_user.person_id):
         flash(f"已将{count}条消息标为已读", "success")
+    else:
+        flash("没有未读消息", "success")
     return redirect(url_for("messages.inbox"))

@@ -22,6 +22,7 @@ from webapp.domain import DomainError
 from webapp.extensions import limiter
 from webapp.models import Pharmacy, Settlement
 from webapp.money import yuan
+from webapp.prg import restore, retry
 from webapp.templating import china_time
 from webapp.web import attempt, current_actor, role_required
 
@@ -82,6 +83,9 @@ def scan():
             session.pop(PENDING_KEY, None)
             return redirect(url_for("pharmacy.patient"))
         form.code.data = ""
+    if request.method == "POST":
+        return retry(form, skip=("code",))  # a refused code is never typed back in
+    restore(form)
     return render_template("pharmacy/scan.html", form=form, pharmacy=pharmacy,
                            day=day_totals(pharmacy.id, clock.today()))
 
@@ -120,6 +124,9 @@ def patient():
                 "msgid": msgids.new_msgid(pharmacy),
             }
             return redirect(url_for("pharmacy.confirm"))
+    if request.method == "POST":
+        return retry(form)
+    restore(form)
     return render_template("pharmacy/patient.html", form=form, v=checked, pharmacy=pharmacy)
 
 
@@ -161,6 +168,8 @@ def confirm():
         assert done.settlement is not None
         flash("该笔已结算，以下为原结算单" if done.replayed else "结算成功", "success")
         return redirect(url_for("pharmacy.receipt", public_id=done.settlement.public_id))
+    if request.method == "POST":
+        return retry(form, skip=("msgid",))
     try:
         checked = settlement.lookup(pending["token"], pharmacy)
         split = settlement.presettle(pending["token"], pharmacy, pending["amount_fen"],
@@ -209,4 +218,7 @@ def cancel_receipt(public_id: str):
             flash("该结算已撤销" if row.cancelled_at else "该结算已不能撤销", "error")
             return back
         form.msgid.data = msgids.new_msgid(pharmacy)
+    if request.method == "POST":
+        return retry(form, skip=("msgid",))  # the GET gives a fresh message id
+    restore(form)
     return render_template("pharmacy/cancel.html", form=form, s=row, pharmacy=pharmacy)

@@ -5,7 +5,7 @@
  *   (c) button[data-copy="…"] copies its text to the clipboard and toasts "已复制"
  *   (d) <form data-loading> disables its submit button while submitting (no double submits);
  *       the button shows its data-loading-text, or "提交中…"
- *   (e) a.app-navbar__back[data-history] goes back in history when there is one
+ *   (e) after a tap on a link or a submit, a WeUI loading toast when the next page is slow
  *   (f) an input/select with data-autosubmit submits its form on change (e.g. the 长辈模式 switch)
  */
 (function () {
@@ -148,23 +148,62 @@
     });
   });
 
-  /* -------------------------------------------------------- (e) back link */
+  /* ------------------------------------------------- (e) loading indicator */
+  /* After a tap on a link or a submit, a WeUI loading toast if the next page has not come
+   * within LOADING_MS (slow networks); the back arrow is a plain link to the flow's parent. */
+  var LOADING_MS = 300;
+  var loadingTimer = null;
+
+  function showLoading() {
+    if (document.querySelector(".app-loading")) return;
+    var wrap = document.createElement("div");
+    wrap.className = "app-loading";
+    wrap.setAttribute("role", "status");
+    wrap.setAttribute("aria-live", "polite");
+    wrap.innerHTML = '<div class="weui-mask_transparent"></div><div class="weui-toast">' +
+      '<span class="weui-primary-loading weui-primary-loading_transparent weui-icon_toast"><span class="weui-primary-loading__dot"></span></span>' +
+      '<p class="weui-toast__content">加载中</p></div>';
+    document.body.appendChild(wrap);
+  }
+
+  function hideLoading() {
+    window.clearTimeout(loadingTimer);
+    loadingTimer = null;
+    Array.prototype.forEach.call(document.querySelectorAll(".app-loading"), function (el) {
+      el.parentNode.removeChild(el);
+    });
+  }
+
+  function soon() {
+    window.clearTimeout(loadingTimer);
+    loadingTimer = window.setTimeout(showLoading, LOADING_MS);
+  }
+  window.appLoading = { show: showLoading, hide: hideLoading };
+
   document.addEventListener("click", function (event) {
-    var link = event.target.closest && event.target.closest("a.app-navbar__back[data-history]");
-    if (!link) return;
-    if (event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
-    var cameFromHere = false;
-    try {
-      cameFromHere = !!document.referrer && new URL(document.referrer).origin === window.location.origin;
-    } catch (e) {
-      cameFromHere = false;
-    }
-    if (window.history.length > 1 && cameFromHere) {
-      event.preventDefault();
-      window.history.back();
-    }
-    /* else: follow the href */
+    if (event.defaultPrevented || event.button !== 0) return;
+    if (event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
+    var link = event.target.closest && event.target.closest("a[href]");
+    if (!link || link.target && link.target !== "_self" || link.hasAttribute("download")) return;
+    if (link.hasAttribute("data-no-loading")) return;
+    var url;
+    try { url = new URL(link.href, window.location.href); } catch (e) { return; }
+    if (url.origin !== window.location.origin) return;
+    if (url.pathname === window.location.pathname && url.search === window.location.search &&
+        url.hash) return;                       /* an anchor on this page */
+    soon();
   });
+
+  /* Runs after the confirm/double-submit handler above: only a submit that goes ahead. */
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!(form instanceof HTMLFormElement) || event.defaultPrevented) return;
+    if (form.target && form.target !== "_self") return;
+    soon();
+  });
+
+  window.addEventListener("pageshow", hideLoading);
+  window.addEventListener("pagehide", function () { window.clearTimeout(loadingTimer); });
 
   /* ------------------------------------------------------- (f) autosubmit */
   document.addEventListener("change", function (event) {
