@@ -152,11 +152,12 @@ def test_bulk_people_are_valid_and_unique(runner):
     assert len({p.phone for p in synthetic}) == 2000
     assert len({p.region_code for p in synthetic}) == 31
     assert {p.gender for p in synthetic} == {"男", "女"}
+    synthetic_account = PersonalAccount.person.has(InsuredPerson.phone.like("199%"))
     opening = db.session.execute(
         select(LedgerEntry.amount_fen, PersonalAccount.balance_fen)
-        .join(PersonalAccount).where(LedgerEntry.kind == "opening")).all()
+        .join(PersonalAccount).where(LedgerEntry.kind == "opening", synthetic_account)).all()
     funded = db.session.scalar(select(func.count()).select_from(PersonalAccount)
-                               .where(PersonalAccount.balance_fen > 0))
+                               .where(PersonalAccount.balance_fen > 0, synthetic_account))
     assert len(opening) == funded and all(a == b for a, b in opening)
 
 
@@ -172,3 +173,163 @@ def test_bulk_runs_add_new_people_and_skip_taken_numbers(app):
     assert len(numbers) == len(set(numbers)) == 501
     assert len(phones) == len(set(phones)) == 500
     assert db.session.scalar(select(AuditLog.detail).filter_by(action="registry.bulk_add"))
+
+
+# --- the lived-in demo: a family a few months in ---------------------------------------------
+
+def visible(response) -> str:
+    """The page's words: tags dropped, whitespace collapsed."""
+    import re
+
+    body = re.sub(r"<(script|style)\b.*?</\1>", "", response.get_data(as_text=True), flags=re.S)
+    return " ".join(re.sub(r"<[^>]+>", " ", body).split())
+
+
+def demo_user(phone: str) -> User:
+    user = db.session.scalar(select(User).filter_by(phone=phone))
+    assert user is not None, phone
+    return user
+
+
+def holder_binding(holder: User, member_name: str):
+    from webapp.models import KinshipBinding
+
+    return db.session.scalar(select(KinshipBinding).where(
+        KinshipBinding.holder_person_id == holder.person_id,
+        KinshipBinding.member.has(name=member_name)))
+
+
+@pytest.fixture
+def lived_in(app):
+    """The demo seeded once, through the services, on the real clock."""
+    seed_demo()
+    return app
+
+
+def test_the_first_login_sees_the_family_bound_and_invited(lived_in, client):
+    from tests.helpers import login
+
+    login(client, demo_user("13800000001"))
+    page = visible(client.get("/family/"))
+    for masked in ("张*明", "张*红", "张*胜"):
+        assert masked in page, masked
+    assert page.count("已绑定") >= 3
+    assert "张*豪" in page and "待确认" in page  # the open invitation to the 16-year-old
+    aid = visible(client.get("/aid/"))
+    assert "共济成员 3/8" in aid and aid.count("已生效") == 3
+
+
+
+def test_the_first_login_has_own_on_behalf_and_aid_records(lived_in, client):
+    from tests.helpers import login
+    from webapp.codes.states import SettlementStatus
+    from webapp.models import Settlement
+
+    holder = demo_user("13800000001")
+    login(client, holder)
+    own = visible(client.get("/records/"))
+    assert "仁心大药房" in own and "布洛芬缓释胶囊" in own and "板蓝根颗粒" in own
+    assert "血糖试纸" in own and "已撤销" in own  # cancelled minutes later, money back
+    son = visible(client.get(f"/records/?who={holder_binding(holder, '张小明').public_id}"))
+    assert "阿莫西林颗粒" in son and "共济 ¥45.60" in son and "我代为出示" in son
+    father = visible(client.get(f"/records/?who={holder_binding(holder, '张德胜').public_id}"))
+    assert "共济 ¥128.00" in father and "共济 ¥96.40" in father
+    rows = db.session.scalars(select(Settlement)).all()
+    mine = [s for s in rows if s.person_id == holder.person_id]
+    assert any(s.account_fen and not s.holder_person_id for s in mine)  # own, own account
+    assert any(s.holder_person_id == holder.person_id and s.aid_fen for s in rows)  # 代出示+共济
+    assert any(s.holder_person_id is None and s.aid_fen and s.person_id != holder.person_id
+               for s in rows)  # the father's own code, paid by 共济
+    assert any(s.cash_fen and s.holder_person_id for s in rows)  # before 共济 existed: cash
+    assert sum(1 for s in rows if s.status == SettlementStatus.CANCELLED) == 1
+    days = {clock.to_china(s.created_at).date() for s in rows}
+    assert (max(days) - min(days)).days >= 60  # weeks apart, not one afternoon
+
+
+def test_the_first_login_has_unread_messages_and_older_read_ones(lived_in, client):
+    from tests.helpers import login
+    from webapp.models import Message
+
+    holder = demo_user("13800000001")
+    mine = db.session.scalars(select(Message).filter_by(
+        recipient_person_id=holder.person_id)).all()
+    unread = [m for m in mine if m.read_at is None]
+    assert 3 <= len(unread) < len(mine)  # recent ones unread, the older ones read
+    login(client, holder)
+    inbox = client.get("/messages/").get_data(as_text=True)
+    assert inbox.count("app-unread") >= 3
+    assert "医保支付通知" in inbox and "家庭共济支付通知" in inbox
+
+
+def test_the_other_logins_show_their_part(lived_in, client):
+    from tests.helpers import login
+    from webapp.kinship.states import BindingStatus
+
+    son = demo_user("13800000003")
+    login(client, son)
+    assert "邀请" in visible(client.get("/messages/"))
+    chen = demo_user("13800000011")
+    statuses = {holder_binding(chen, n).status for n in ("陈思涵", "陈思远")}
+    assert statuses == {BindingStatus.PENDING_REVIEW, BindingStatus.REJECTED}
+    login(client, chen)
+    page = visible(client.get("/family/"))
+    assert "陈*涵" in page and "待审核" in page and "陈*远" in page and "未通过" in page
+
+
+def test_the_reviewer_queue_has_the_jiangsu_binding(lived_in, client):
+    from tests.helpers import login
+
+    chen = demo_user("13800000011")
+    pending = holder_binding(chen, "陈思涵")
+    login(client, demo_user("13600000009"))
+    queue = client.get("/review/").get_data(as_text=True)
+    assert f"/review/{pending.public_id}" in queue and "陈*涵" in queue
+    assert "共 1 件待审核" in queue
+    done = visible(client.get("/review/?tab=done"))
+    assert "陈*远" in done and "材料不清晰" in done
+
+
+def test_the_ledger_is_clean_on_the_demo_data(lived_in, runner):
+    result = runner.invoke(args=["ledger", "check"])
+    assert result.exit_code == 0, result.output
+    accounts = db.session.scalars(select(PersonalAccount)).all()
+    for account in accounts:  # every balance is its ledger's last row
+        last = db.session.scalar(select(LedgerEntry).filter_by(account_id=account.id)
+                                 .order_by(LedgerEntry.id.desc()).limit(1))
+        assert last is None or last.balance_after_fen == account.balance_fen
+
+
+def test_the_guide_names_what_the_pages_show(lived_in, client):
+    from tests.helpers import login
+    from webapp.demo.guide import GUIDE, guide_lines
+
+    phones = {phone for _, phone, _ in DEMO_LOGINS["accounts"]}
+    assert {phone for phone, _, _ in GUIDE} <= phones
+    assert GUIDE[0][0] == "13800000001"
+    login(client, demo_user("13800000001"))
+    assert "¥1903.00" in GUIDE[0][2] and "¥1903.00" in visible(client.get("/"))
+    assert any("13600000009" in line for line in guide_lines())
+
+
+def test_init_demo_prints_which_login_shows_what(tmp_path, monkeypatch):
+    """`make run`'s init-demo on an empty database: seeds the history, prints the guide.
+    (The schema comes from create_all here, as in every test; tests/test_migrations.py
+    proves the migrations build the same schema.)"""
+    from webapp import create_app
+
+    monkeypatch.setattr("webapp.cli.demo.create_schema", db.create_all)
+    app = create_app({"ENV_NAME": "testing", "UPLOAD_FOLDER": str(tmp_path / "up"),
+                      "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'demo.sqlite'}"})
+    first = app.test_cli_runner().invoke(args=["init-demo"])
+    assert first.exit_code == 0, first.output
+    assert "正在创建数据库并写入演示数据" in first.output
+    assert "演示数据已包含近三个月的使用记录" in first.output
+    assert "13800000001  张建国" in first.output and "待审核" in first.output
+    second = app.test_cli_runner().invoke(args=["init-demo"])
+    assert second.exit_code == 0 and "正在创建数据库" not in second.output
+    with app.app_context():
+        from webapp.models import Settlement
+
+        assert db.session.scalar(select(func.count()).select_from(Settlement)) == 10
+        db.session.remove()
+        db.engine.dispose()

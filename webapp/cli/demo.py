@@ -9,6 +9,7 @@ from flask_migrate import upgrade
 from sqlalchemy import inspect
 
 from webapp.demo import DEMO_LOGINS, seed_demo
+from webapp.demo.guide import guide_lines
 from webapp.extensions import db
 
 
@@ -39,5 +40,8 @@ def register(app: Flask) -> None:
         click.echo(f"\n演示账号（密码均为 {DEMO_LOGINS['password']}）：")
         for role, phone, who in DEMO_LOGINS["accounts"]:
             click.echo(f"  {role:<8} {phone}  {who}")
+        click.echo("")
+        for line in guide_lines():
+            click.echo(line)
         port = os.environ.get("FLASK_RUN_PORT", "5000")
         click.echo(f"\n打开 http://127.0.0.1:{port}/ （手机可用本机局域网地址访问）\n")

@@ -11,6 +11,10 @@ bindings, an invitation, a 共济 group, settlements, messages, a review queue.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from webapp import clock
+from webapp.demo import history
 from webapp.demo.people import (
     DEMO_LOGINS,
     FAMILIES,
@@ -31,5 +35,14 @@ __all__ = [
 
 
 def seed_demo() -> SeedResult:
-    """Create the demo registry, logins, pharmacies and reviewer; a second run changes nothing."""
-    return seed_people()
+    """The demo registry and logins, then a few months of their history up to now.
+
+    The people are created ``history.HISTORY_DAYS`` before now (their ages counted on today),
+    the events at their moments; a second run changes nothing.
+    """
+    seed_at, today = clock.now(), clock.today()
+    with clock.frozen_at(seed_at - timedelta(days=history.HISTORY_DAYS)):
+        result = seed_people(today)
+    if history.play(seed_at):
+        result.created.append("演示历史：近三个月的绑定、邀请、家庭共济、结算、审核和消息")
+    return result

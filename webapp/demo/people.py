@@ -58,27 +58,28 @@ NANCHANG, NANJING, HAIKOU = "360102", "320102", "460105"
 FAMILIES: tuple[tuple[str, tuple[DemoPerson, ...]], ...] = (
     ("江西·南昌 张家", (
         DemoPerson("张建国", NANCHANG, 111, 38, 75, "employee", 235_000, phone="13800000001",
-                   login=True, who="江西 张建国，职工医保，个人账户 ¥2350.00（一家之主）",
+                   login=True, who="江西 张建国，职工医保（一家之主：已绑定3名家人，开通了家庭共济）",
                    born=date(1988, 3, 15)),  # 360102198803151117, quoted in README.md
         DemoPerson("李秀英", NANCHANG, 112, 36, 140, "employee", 120_000, phone="13800000002",
                    who="妻子，未注册账号（可演示注册）"),
         DemoPerson("张子豪", NANCHANG, 113, 16, 120, phone="13800000003", login=True,
-                   who="江西 张子豪，16周岁，居民医保（需本人确认邀请）"),
+                   who="江西 张子豪，16周岁，居民医保（有一条待本人确认的绑定邀请）"),
         DemoPerson("张小明", NANCHANG, 115, 8, 30, who="儿子，8周岁"),
         DemoPerson("张小红", NANCHANG, 114, 5, 200, who="女儿，5周岁"),
         DemoPerson("张德胜", NANCHANG, 117, 66, 50, phone="13800000004", login=True,
-                   who="江西 张德胜，66周岁，居民医保（张建国的父亲）"),
+                   who="江西 张德胜，66周岁，居民医保（张建国的父亲，已确认绑定、已加入共济）"),
         DemoPerson("王桂兰", NANCHANG, 116, 64, 300, "employee", 368_000, phone="13800000005",
                    who="母亲，退休职工，未注册账号"),
     )),
     ("江苏·南京 陈家", (
         DemoPerson("陈志强", NANJING, 211, 42, 95, "employee", 128_050, phone="13800000011",
-                   login=True, who="江苏 陈志强，职工医保，个人账户 ¥1280.50（材料需审核）"),
+                   login=True, who="江苏 陈志强，职工医保（材料需审核：一个待审核、一个未通过）"),
         DemoPerson("刘芳", NANJING, 212, 40, 180, "employee", 0, phone="13800000012",
                    login=True, who="江苏 刘芳，职工医保，个人账户余额为 0（共济无法支付）"),
         DemoPerson("陈浩然", NANJING, 213, 17, 10, phone="13800000013",
                    who="儿子，17周岁，未注册账号（可演示接受邀请时注册）"),
         DemoPerson("陈思涵", NANJING, 214, 10, 66, who="女儿，10周岁"),
+        DemoPerson("陈思远", NANJING, 217, 4, 120, who="儿子，4周岁（绑定审核未通过，可重新提交）"),
         DemoPerson("陈福生", NANJING, 215, 71, 20, phone="13800000014", who="父亲，71周岁"),
         DemoPerson("周玉兰", NANJING, 216, 69, 250, "employee", 52_000, phone="13800000015",
                    who="母亲，退休职工"),
@@ -174,14 +175,19 @@ def _ensure_login(person: InsuredPerson, phone: str, result: SeedResult) -> None
     result.users += 1
 
 
-def seed_people() -> SeedResult:
-    """Create the demo registry, logins, pharmacies and reviewer; a second run changes nothing."""
+def seed_people(today: date | None = None) -> SeedResult:
+    """Create the demo registry, logins, pharmacies and reviewer; a second run changes nothing.
+
+    Ages are counted on ``today`` (default: the clock's), so the people may be created under a
+    clock set earlier and still have their ages on the day the demo is used.
+    """
+    today = today or clock.today()
     result = SeedResult()
     for _, members in FAMILIES:
         for p in members:
             person = _existing_demo_person(p)
             if person is None:
-                number = _free_number(p, p.born or years_ago(p.years, p.days))
+                number = _free_number(p, p.born or years_ago(p.years, p.days, today))
                 person = registry.add_person(
                     p.name, number, p.phone, insurance_type=p.insurance, status=p.status,
                     balance_fen=p.balance_fen, face_check_fails=p.face_check_fails,
