@@ -223,9 +223,16 @@ def test_withdrawing_face_consent_needs_the_password_and_can_be_given_again(clie
     assert "已撤回" in client.get("/auth/me").get_data(as_text=True)
     assert db.session.scalar(select(func.count(AuditLog.id))
                              .filter_by(action="account.consent_withdrawn")) == 1
+    # Withdrawn: a flow that needs a face check sends the user to give the consent again.
+    checks = count(FaceCheck)
+    stopped = client.post("/aid/create")
+    assert stopped.status_code == 302 and stopped.headers["Location"] == "/auth/face-consent"
+    assert count(FaceCheck) == checks
+    assert consents.MSG_FACE_NEEDED in client.get("/auth/face-consent").get_data(as_text=True)
     again = client.post("/auth/face-consent", data={"action": "give", "g-agree_face": "y"})
     assert again.status_code == 302
     assert consents.face_allowed(user)
+    assert client.post("/aid/create").headers["Location"].startswith("/face/")
     assert len(rows_of(user)) == 4  # the withdrawn row is kept beside the new one
 
 

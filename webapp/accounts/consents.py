@@ -32,6 +32,7 @@ MSG_OUTDATED = "协议已更新，请重新阅读并勾选同意"
 MSG_WRONG_PASSWORD = "密码错误"
 MSG_FACE_WITHDRAWN = "您已撤回人脸信息处理的同意，无需重复操作"
 MSG_FACE_ACTIVE = "您已同意人脸信息处理规则"
+MSG_FACE_NEEDED = "您已撤回人脸信息处理的同意，该操作需要人脸识别；如需办理，请先重新同意"
 
 # What registration needs, by the form field that ticks it.
 REGISTRATION = {"agree": (TERMS, PRIVACY), "agree_face": (FACE,)}

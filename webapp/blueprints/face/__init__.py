@@ -33,9 +33,25 @@ def start_face_check(person, purpose: str, next_url: str):
     person continues at ``next_url`` (a local path)."""
     from webapp.face import services as face
 
+    refused = _face_consent_withdrawn()
+    if refused is not None:
+        return refused
     check = face.begin(person, purpose, next_url)
     remember_check(check.public_id)
     return redirect(url_for("face.check", public_id=check.public_id))
+
+
+def _face_consent_withdrawn():
+    """A logged-in user who withdrew the face-data consent is sent to give it again."""
+    from flask import flash
+    from flask_login import current_user
+
+    from webapp.accounts.consents import MSG_FACE_NEEDED, face_allowed
+
+    if current_user.is_authenticated and not face_allowed(current_user._get_current_object()):
+        flash(MSG_FACE_NEEDED, "warning")
+        return redirect(url_for("auth.face_consent"))
+    return None
 
 
 from webapp.blueprints.face import routes  # noqa: E402,F401
