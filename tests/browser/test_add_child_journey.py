@@ -9,6 +9,7 @@ from playwright.sync_api import expect
 
 from tests import factories, helpers
 from tests import kinship_factories as kf
+from tests.browser import face_steps
 from tests.helpers import watch
 from webapp.extensions import db
 from webapp.models import KinshipBinding
@@ -29,15 +30,8 @@ def log_in(page, live_server, phone_number: str) -> None:
 
 
 def pass_face_check(page, shoot=None) -> None:
-    """Look into the fake front camera and press 开始识别 (screenshot once it streams)."""
-    expect(page).to_have_url(re.compile(r"/face/[\w-]+$"))
-    page.wait_for_function(
-        "() => { const v = document.querySelector('[data-face-video]');"
-        " return v && v.videoWidth > 0 && v.readyState >= 2; }"
-    )
-    if shoot:
-        shoot(page, "2-face")
-    page.get_by_role("button", name="开始识别").click()
+    """The fake front camera, 开始识别, the asked actions (screenshot once it streams)."""
+    face_steps.pass_face_check(page, shoot, "2-face")
 
 
 def draw_signature(page) -> None:

@@ -11,6 +11,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests import factories
+from tests.browser import face_steps
 from tests.helpers import log_in, watch
 from webapp.extensions import db
 from webapp.models import AidMember, LedgerEntry, Settlement
@@ -39,11 +40,7 @@ def pass_face_check(page, purpose_text: str) -> None:
     """The fake front camera streams; 开始识别."""
     expect(page).to_have_url(re.compile(r"/face/[\w-]+$"))
     expect(page.locator("main")).to_contain_text(purpose_text)
-    page.wait_for_function(
-        "() => { const v = document.querySelector('[data-face-video]');"
-        " return v && v.videoWidth > 0 && v.readyState >= 2; }"
-    )
-    page.get_by_role("button", name="开始识别").click()
+    face_steps.pass_face_check(page)
 
 
 def test_owner_opens_adds_invites_and_pays_for_mother(live_server, phone, browser, screenshot):

@@ -11,6 +11,7 @@ from playwright.sync_api import expect
 
 from tests import factories, helpers
 from tests import kinship_factories as kf
+from tests.browser import face_steps
 from tests.helpers import watch
 from webapp import clock
 from webapp.audit.services import Actor
@@ -19,13 +20,8 @@ from webapp.models import KinshipBinding
 
 
 def pass_face_check(page) -> None:
-    """Look into the fake front camera and press 开始识别."""
-    expect(page).to_have_url(re.compile(r"/face/[\w-]+$"))
-    page.wait_for_function(
-        "() => { const v = document.querySelector('[data-face-video]');"
-        " return v && v.videoWidth > 0 && v.readyState >= 2; }"
-    )
-    page.get_by_role("button", name="开始识别").click()
+    """Look into the fake front camera, 开始识别, do the asked actions."""
+    face_steps.pass_face_check(page)
 
 
 def seed_family(app):

@@ -10,6 +10,7 @@ from playwright.sync_api import expect
 
 from tests import factories
 from tests import lifecycle_factories as lf
+from tests.browser import face_steps
 from tests.helpers import watch
 from webapp.extensions import db
 from webapp.models import Invitation, KinshipBinding, User
@@ -30,13 +31,8 @@ def seed(app) -> dict:
 
 
 def look_into_the_camera(page) -> None:
-    """Wait for the fake front camera to stream, then press 开始识别."""
-    expect(page).to_have_url(re.compile(r"/face/[\w-]+$"))
-    page.wait_for_function(
-        "() => { const v = document.querySelector('[data-face-video]');"
-        " return v && v.videoWidth > 0 && v.readyState >= 2; }"
-    )
-    page.get_by_role("button", name="开始识别").click()
+    """Wait for the fake front camera to stream, 开始识别, do the asked actions."""
+    face_steps.pass_face_check(page)
 
 
 def test_mother_registers_from_the_link_and_accepts(live_server, phone, screenshot):

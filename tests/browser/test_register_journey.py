@@ -8,6 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests import factories
+from tests.browser import face_steps
 from tests.test_face import face_image
 from webapp.extensions import db
 from webapp.models import AuditLog, FaceCheck, User
@@ -30,6 +31,8 @@ def fill_registration(page, person) -> None:
     page.fill("#confirm", PASSWORD)
     page.fill("#name", person["name"])
     page.fill("#id_number", person["id_number"])
+    page.check("#agree")  # 用户协议 + 隐私政策
+    page.check("#agree_face")  # the separate face-data consent
 
 
 def test_register_with_the_camera_then_elder_mode_and_logout(live_server, phone, screenshot):
@@ -52,15 +55,9 @@ def test_register_with_the_camera_then_elder_mode_and_logout(live_server, phone,
 
     expect(page).to_have_url(re.compile(r"/face/[\w-]+$"))
     expect(page.locator(".app-face-page")).to_contain_text("注册账号需要验证是本人操作")
-    start = page.get_by_role("button", name="开始识别")
-    expect(start).to_be_enabled()
-    # The fake device really streams frames into the round preview.
-    page.wait_for_function(
-        "() => { const v = document.querySelector('[data-face-video]');"
-        " return v && v.videoWidth > 0 && v.readyState >= 2; }"
-    )
-    screenshot(page, "3-face")
-    start.click()
+    # The fake device really streams frames into the round preview; the two asked actions
+    # are shown one after another while frames are captured.
+    face_steps.pass_face_check(page, screenshot, "3-face")
 
     expect(page).to_have_url(live_server.url + "/")
     expect(page.locator(".app-grid")).to_contain_text("亲情账户")
@@ -72,7 +69,7 @@ def test_register_with_the_camera_then_elder_mode_and_logout(live_server, phone,
         assert user.person_id == person["id"]
         check = db.session.scalars(db.select(FaceCheck)).one()
         assert check.result == "passed" and check.consumed_at is not None
-        assert len(check.image_sha256) == 64
+        assert len(check.image_sha256) == 64 and check.method == "live"
         actions = set(db.session.scalars(db.select(AuditLog.action)))
         assert {"face_check.pass", "account.register"} <= actions
 
@@ -120,12 +117,12 @@ def test_flagged_person_fails_and_may_retry(live_server, phone, screenshot):
     page.goto(live_server.url + "/auth/register")
     fill_registration(page, person)
     page.get_by_role("button", name="下一步：人脸识别").click()
+    face_steps.wait_for_camera(page)
     start = page.get_by_role("button", name="开始识别")
-    expect(start).to_be_enabled()
-    page.wait_for_function("() => document.querySelector('[data-face-video]').videoWidth > 0")
     first_action = page.locator("[data-face-form]").get_attribute("action")
     start.click()
-    expect(page.locator("[data-face-error]")).to_have_text("人脸识别未通过，请确认是本人操作")
+    expect(page.locator("[data-face-error]")).to_have_text(
+        "人脸识别未通过，请确认是本人操作", timeout=face_steps.SEQUENCE_TIMEOUT_MS)
     expect(start).to_be_enabled()
     assert page.locator("[data-face-form]").get_attribute("action") != first_action
     screenshot(page, "face-failed")
