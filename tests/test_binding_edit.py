@@ -52,10 +52,11 @@ def titles(person) -> list[str]:
         Message.recipient_person_id == person.id).order_by(Message.id)))
 
 
-def fill(client, b, relation="child", phone="13812345678"):
-    """The form step (the holder holds a pass): relation and phone → the confirm page."""
+def fill(client, b, relation="child", phone="13812345678", follow=False):
+    """The form step (the holder holds a pass): relation and phone → the confirm page (a
+    refused form: 303 back to the form, ``follow`` to read it)."""
     return client.post(url(b), data={"relation": relation, "phone": phone,
-                                      "version": str(b.version)})
+                                      "version": str(b.version)}, follow_redirects=follow)
 
 
 def test_member_page_offers_edit_for_active_binding_only(client, family, factory):
@@ -118,7 +119,8 @@ def test_face_check_is_required_to_save(client, family):
 def test_bad_phone_is_refused_and_the_input_kept(client, family):
     holder, _, b = family
     kf.face_pass(holder.person, PURPOSE)
-    page = html(fill(client, b, relation="child", phone="1234"))
+    assert fill(client, b, relation="child", phone="1234").status_code == 303  # PRG
+    page = html(fill(client, b, relation="child", phone="1234", follow=True))
     assert "请输入11位手机号" in page and 'value="1234"' in page
     with pytest.raises(DomainError) as err:
         edit.check_edit(b, "12345678901", "child")
@@ -131,10 +133,10 @@ def test_relation_outside_the_policy_or_the_rules_is_refused(client, family, fac
     holder, child, b = family
     kf.face_pass(holder.person, PURPOSE)
     # 孙子女 is not a relation of the holder's region (江西)
-    page = html(fill(client, b, relation="grandchild"))
+    page = html(fill(client, b, relation="grandchild", follow=True))
     assert "请选择可添加的关系" in page
     # an 8-year-old cannot be the holder's parent (age order from the policy)
-    page = html(fill(client, b, relation="parent"))
+    page = html(fill(client, b, relation="parent", follow=True))
     assert "父母的年龄应大于您的年龄" in page
     # a birth certificate on file cannot prove 配偶
     b.material_id = kf.material(holder.person, "birth_cert").id
@@ -218,7 +220,7 @@ def test_audit_row_has_old_and_new_values(family):
 def test_unchanged_form_saves_nothing(client, family):
     holder, _, b = family
     kf.face_pass(holder.person, PURPOSE)
-    assert "您没有修改任何信息" in html(fill(client, b, phone="13900000001"))
+    assert "您没有修改任何信息" in html(fill(client, b, phone="13900000001", follow=True))
 
 
 def test_replayed_post_saves_once(client, family):

@@ -1,8 +1,9 @@
 """管理家人 → 编辑: the holder changes an 已绑定 relative's contact phone and relation.
 
 One page (``family/edit.html``) in three steps: 人脸识别 (a pass of purpose
-``kinship.edit.PURPOSE``; starting one is a POST), 修改信息 (the form; its values are kept in
-the session so a bad input or an expired pass loses nothing), 确认保存 (old → new, then one
+``kinship.edit.PURPOSE``; starting one is a POST), 修改信息 (the form; a refused POST comes back
+through ``webapp.prg`` and the checked values wait in the session, so a bad input or an expired
+pass loses nothing), 确认保存 (old → new, then one
 call to ``kinship.edit.edit_binding``). The binding is loaded with ``queries.holder_binding``
 (404 for anyone but the holder). Name and ID number are not editable; the page says why and
 links 解除绑定 and 添加家庭成员.
@@ -25,6 +26,7 @@ from webapp.kinship import edit, queries
 from webapp.kinship.models import KinshipBinding
 from webapp.kinship.steps import rules_of
 from webapp.policy import relation_label
+from webapp.prg import restore, retry
 from webapp.web import attempt, current_actor, role_required
 
 DRAFT = "kinship_edit"
@@ -87,6 +89,9 @@ def edit_member(public_id: str):
                               "version": seen if seen.isdigit() else str(binding.version),
                               **values}
             return redirect(url_for("family.edit_confirm", public_id=public_id))
+    if request.method == "POST":
+        return retry(form)  # 303 back here with what was typed and the errors
+    restore(form)
     return _page(binding, 2, form=form)
 
 
