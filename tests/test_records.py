@@ -9,8 +9,8 @@ import pytest
 from tests.test_codes import bind, end, family, login
 from webapp import clock
 from webapp.codes import records
-from webapp.extensions import db
 from webapp.codes.states import SettlementStatus
+from webapp.extensions import db
 from webapp.models import Settlement
 
 
@@ -190,6 +190,7 @@ def test_detail_shows_items_split_pharmacy_and_who_showed(app, client, factory):
     assert "¥50.00" in html and "¥10.00" in html and "¥30.00" in html
     assert "仁心大药房" in html and "我代为出示" in html and "张*明（儿子）" in html
     assert "已结算" in html and "已撤销" not in html
+    assert f'href="/records/?who={binding.public_id}"' in html  # ‹ to the son's records
 
 
 def test_the_patient_sees_which_relative_showed_it(app, client, factory):

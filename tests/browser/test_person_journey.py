@@ -60,6 +60,27 @@ def seed(app) -> dict:
         return out
 
 
+# Every element of the page body (not the shared navbar / tab bar) that has text of its own:
+# its computed font size; and every link's box.
+SMALL_TEXT = """() => [...document.querySelectorAll('main *')].filter(e => {
+  const own = [...e.childNodes].some(n => n.nodeType === 3 && n.textContent.trim());
+  const r = e.getBoundingClientRect();
+  return own && r.width > 0 && r.height > 0 && getComputedStyle(e).visibility !== 'hidden';
+}).map(e => [e.tagName + '.' + (e.getAttribute('class') || ''), e.textContent.trim().slice(0, 12),
+             parseFloat(getComputedStyle(e).fontSize)]).filter(x => x[2] < 18)"""
+SMALL_TARGETS = """(least) => [...document.querySelectorAll('main a, main button')].map(e => {
+  const r = e.getBoundingClientRect();
+  return [e.getAttribute('class') || e.tagName, e.textContent.trim().slice(0, 12),
+          Math.round(r.width), Math.round(r.height)];
+}).filter(x => x[2] > 0 && (x[2] < least || x[3] < least))"""
+
+
+def assert_elder_sizes(page) -> None:
+    """长辈模式 on this page's own content: text ≥ 18 px, links ≥ 60×60 px."""
+    assert page.evaluate(SMALL_TEXT) == []
+    assert page.evaluate(SMALL_TARGETS, 60) == []
+
+
 def set_elder(app, user_id: int, on: bool) -> None:
     with app.app_context():
         db.session.get(User, user_id).elder_mode = on
@@ -80,6 +101,7 @@ def test_home_avatar_person_page_record_detail(live_server, phone, screenshot):
     code_box = page.locator("[data-home-code]").bounding_box()
     assert code_box["height"] >= 90 and code_box["width"] >= 340
     screenshot(page, "1-home")
+    assert page.evaluate(SMALL_TARGETS, 44) == []
 
     page.get_by_role("link", name="家庭").last.click()
     expect(page).to_have_url(re.compile(r"/family/$"))
@@ -99,6 +121,7 @@ def test_home_avatar_person_page_record_detail(live_server, phone, screenshot):
     assert chart.locator("rect").count() == clock.today().month
     assert chart.bounding_box()["width"] >= 320
     screenshot(page, "3-person")
+    assert page.evaluate(SMALL_TARGETS, 44) == []
 
     page.locator(f"a[href='/records/{data['first']}']").click()
     expect(page).to_have_url(re.compile(rf"/records/{data['first']}$"))
@@ -107,6 +130,7 @@ def test_home_avatar_person_page_record_detail(live_server, phone, screenshot):
     expect(main).to_contain_text("我代为出示")
     expect(main).to_contain_text("仁心大药房")
     screenshot(page, "4-detail")
+    assert page.evaluate(SMALL_TARGETS, 44) == []
 
     page.goto(base + f"/records/{data['cancelled']}")
     expect(page.locator("[data-cancelled]")).to_contain_text("顾客退货")
@@ -121,12 +145,20 @@ def test_home_avatar_person_page_record_detail(live_server, phone, screenshot):
         "els => els.map(e => e.getBoundingClientRect().height)")
     assert sizes and min(sizes) >= 17  # rendered glyph boxes of 20-unit text at ~1:1
     screenshot(page, "6-person-elder")
+    assert_elder_sizes(page)
+    page.goto(base + f"/records/{data['cancelled']}")
+    assert_elder_sizes(page)
+    screenshot(page, "6b-detail-elder")
+    page.goto(base + "/family/")
+    assert page.locator("[data-family-strip]").evaluate(
+        "n => [...n.querySelectorAll('a')].every(a => a.getBoundingClientRect().height >= 60)")
     page.goto(base + "/")
     expect(page.locator("[data-elder-home] a")).to_have_count(3)
     for box in page.locator("[data-elder-home] a").evaluate_all(
             "els => els.map(e => e.getBoundingClientRect().height)"):
         assert box >= 60
     screenshot(page, "7-home-elder")
+    assert_elder_sizes(page)
     assert not problems, problems
 
 

@@ -114,6 +114,12 @@ class SettlementDetail:
         return f"{name}（{word}）代为出示" if word else f"{name}代为出示"
 
     @property
+    def records_key(self) -> str:
+        """Whose 消费记录 list is this page's parent: 'me', or the viewer's binding to the
+        patient (the ‹ arrow goes there)."""
+        return self.viewer_binding.public_id if self.viewer_binding is not None else "me"
+
+    @property
     def aid_is_mine(self) -> bool:
         """Whether the 共济 share came from the viewer's own account."""
         return bool(self.settlement.aid_fen) and \
