@@ -72,6 +72,8 @@ def test_mother_registers_from_the_link_and_accepts(live_server, phone, screensh
     hers.fill("#confirm", MOTHER_PASSWORD)
     hers.fill("#name", data["mother"]["name"])
     hers.fill("#id_number", data["mother"]["id_number"])
+    hers.check("#agree")
+    hers.check("#agree_face")
     hers.get_by_role("button", name="下一步：人脸识别").click()
     expect(hers.locator("main")).to_contain_text("注册账号需要验证是本人操作")
     look_into_the_camera(hers)

@@ -60,8 +60,8 @@ def test_register_with_the_camera_then_elder_mode_and_logout(live_server, phone,
     face_steps.pass_face_check(page, screenshot, "3-face")
 
     expect(page).to_have_url(live_server.url + "/")
-    expect(page.locator(".app-grid")).to_contain_text("亲情账户")
-    expect(page.locator(".app-welcome")).to_contain_text("您好，陈*英")
+    expect(page.locator("main")).to_contain_text("亲情账户")
+    expect(page.locator("main")).to_contain_text("您好，陈*英")
     screenshot(page, "4-home-logged-in")
 
     with live_server.app.app_context():
@@ -106,7 +106,7 @@ def test_register_with_the_photo_fallback(live_server, phone, screenshot, tmp_pa
     page.set_input_files("input[type=file]", str(photo))
     page.get_by_role("button", name="上传照片识别").click()
     expect(page).to_have_url(live_server.url + "/")
-    expect(page.locator(".app-grid")).to_contain_text("亲情账户")
+    expect(page.locator("main")).to_contain_text("亲情账户")
     with live_server.app.app_context():
         assert db.session.scalars(db.select(User).filter_by(phone=PHONE)).one()
 
