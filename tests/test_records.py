@@ -15,11 +15,13 @@ from webapp.models import Settlement
 
 
 def add_settlement(person, pharmacy, total_fen: int, at: datetime, items: str = "药品",
-                   account_fen: int = 0, holder=None) -> Settlement:
-    """A settled purchase at a given moment (naive UTC)."""
+                   account_fen: int = 0, holder=None, binding=None) -> Settlement:
+    """A settled purchase at a given moment (naive UTC); shown by ``holder`` through
+    ``binding`` when given."""
     row = Settlement(pharmacy_id=pharmacy.id, person_id=person.id, total_fen=total_fen,
                      account_fen=account_fen, cash_fen=total_fen - account_fen, items=items,
-                     holder_person_id=holder.id if holder else None, created_at=at)
+                     holder_person_id=holder.id if holder else None,
+                     binding_id=binding.id if binding else None, created_at=at)
     db.session.add(row)
     db.session.commit()
     return row
@@ -197,9 +199,7 @@ def test_the_patient_sees_which_relative_showed_it(app, client, factory):
     mother, child_person, binding = family(factory)
     child = factory.user(person_obj=child_person)
     s = add_settlement(child_person, factory.pharmacy(), 800, clock.now(), "退烧药",
-                       holder=mother.person)
-    s.binding_id = binding.id
-    db.session.commit()
+                       holder=mother.person, binding=binding)
     login(client, child)
     html = detail_of(client, s)
     assert "李*（母亲）代为出示" in html and "李红" not in html
@@ -261,9 +261,7 @@ def test_a_holder_with_an_active_binding_sees_records_someone_else_showed(app, c
     father = factory.user(name="张伟", age=40)
     bind(father.person, child, "child")
     s = add_settlement(child, factory.pharmacy(), 600, clock.now(), "止咳糖浆",
-                       holder=mother.person)
-    s.binding_id = binding.id
-    db.session.commit()
+                       holder=mother.person, binding=binding)
     login(client, father)
     html = detail_of(client, s)
     assert "止咳糖浆" in html and "李*（母亲）代为出示" in html

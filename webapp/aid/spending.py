@@ -19,7 +19,7 @@ from webapp import clock
 from webapp.aid.payments import month_bounds
 from webapp.aid.queries import group_of
 from webapp.charts import Bar
-from webapp.codes.records import bars_of, china_month, month_start, next_month
+from webapp.codes.records import bars_of, china_month, month_start, year_bounds
 from webapp.codes.states import SettlementStatus
 from webapp.extensions import db
 from webapp.models import (
@@ -162,8 +162,7 @@ def member_years(owner: InsuredPerson, member_person_id: int | None = None,
     """This year's payments (not cancelled) per member and China month, largest total first;
     two queries whatever the number of members and payments."""
     today = today or clock.today()
-    start = clock.china_midnight_utc(date(today.year, 1, 1))
-    end = clock.china_midnight_utc(next_month(month_start(today)))
+    start, end = year_bounds(today)
     rows = db.session.execute(
         select(LedgerEntry.beneficiary_person_id, LedgerEntry.created_at, LedgerEntry.amount_fen)
         .outerjoin(Settlement, Settlement.id == LedgerEntry.settlement_id)

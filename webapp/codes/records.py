@@ -128,6 +128,12 @@ def year_months(today: date) -> list[date]:
     return [date(today.year, m, 1) for m in range(1, today.month + 1)]
 
 
+def year_bounds(today: date) -> tuple[datetime, datetime]:
+    """Naive-UTC bounds of 本年 so far: China 1 January to the end of today's China month."""
+    return (clock.china_midnight_utc(date(today.year, 1, 1)),
+            clock.china_midnight_utc(next_month(month_start(today))))
+
+
 def year_spending(person_ids: Iterable[int], today: date) -> dict[int, dict[date, int]]:
     """本年医疗费用: per person and China month, the fen of settled (not cancelled) purchases
     from 1 January up to now, in one query."""
@@ -135,8 +141,7 @@ def year_spending(person_ids: Iterable[int], today: date) -> dict[int, dict[date
     out: dict[int, dict[date, int]] = {i: {} for i in ids}
     if not ids:
         return out
-    start = clock.china_midnight_utc(date(today.year, 1, 1))
-    end = clock.china_midnight_utc(next_month(month_start(today)))
+    start, end = year_bounds(today)
     rows = db.session.execute(
         select(Settlement.person_id, Settlement.created_at, Settlement.total_fen)
         .where(Settlement.person_id.in_(ids), Settlement.status == SettlementStatus.SETTLED.value,

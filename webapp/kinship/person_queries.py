@@ -92,13 +92,18 @@ def viewable_person(viewer: InsuredPerson, public_id: str) -> tuple[InsuredPerso
     return person, binding
 
 
+def with_account(person: InsuredPerson) -> InsuredPerson:
+    """The person with their personal account loaded (one statement; templates never
+    lazy-load the balance)."""
+    return db.session.scalars(select(InsuredPerson).options(
+        selectinload(InsuredPerson.account)).where(InsuredPerson.id == person.id)).one()
+
+
 def person_page(viewer: InsuredPerson, public_id: str) -> PersonPage:
     """What family.person shows (a fixed number of statements, whatever the records)."""
     person, binding = viewable_person(viewer, public_id)
     if binding is None:
-        # The balance: one statement, loaded here so the template never lazy-loads.
-        db.session.scalars(select(InsuredPerson).options(selectinload(InsuredPerson.account))
-                           .where(InsuredPerson.id == person.id)).one()
+        person = with_account(person)
     today = clock.today()
     per_month = records.year_spending([person.id], today)[person.id]
     found = list(db.session.scalars(records.person_query(person).limit(RECENT + 1)))
@@ -120,6 +125,5 @@ def home_card(person: InsuredPerson | None) -> HomeCard | None:
     """The logged-in insured person's card (None for staff and visitors)."""
     if person is None:
         return None
-    loaded = db.session.scalars(select(InsuredPerson).options(
-        selectinload(InsuredPerson.account)).where(InsuredPerson.id == person.id)).one()
+    loaded = with_account(person)
     return HomeCard(loaded, loaded.account is not None, loaded.balance_fen)
