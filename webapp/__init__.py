@@ -132,6 +132,9 @@ def register_request_hooks(app: Flask) -> None:
     init_security(app)
     init_hardening(app)
     init_observability(app)
+    from webapp.assets import init_assets
+
+    init_assets(app)  # fingerprinted static URLs, their caching, compression
 
 
 def register_template_helpers(app: Flask) -> None:

@@ -234,8 +234,9 @@ def test_mother_shows_sons_code_and_pharmacy_settles(live_server, phone, browser
     assert not desk_problems, desk_problems
 
 
-def test_offline_phone_hides_the_code(live_server, phone, screenshot):
-    """Offline: the QR is hidden and the page says what the cashier can accept instead."""
+def test_offline_phone_keeps_the_code_and_offers_retry(live_server, phone, screenshot):
+    """Offline: the QR stays until it expires (tests/browser/test_code_offline.py follows it
+    to expiry), the page says so and offers 重试; back online it is fresh again."""
     data = seed(live_server.app)
     mom = phone()
     log_in(mom, live_server.url, data["mother"])
@@ -243,9 +244,10 @@ def test_offline_phone_hides_the_code(live_server, phone, screenshot):
     expect(mom.locator("[data-qr-box]")).to_be_visible()
     mom.context.set_offline(True)
     expect(mom.locator("[data-offline]")).to_be_visible()
-    expect(mom.locator("[data-offline]")).to_contain_text("网络已断开，当前码可能已失效。")
-    expect(mom.locator("[data-offline]")).to_contain_text("可向收银员出示身份证或社保卡办理。")
-    expect(mom.locator("[data-qr-box]")).to_be_hidden()
+    expect(mom.locator("[data-offline]")).to_contain_text("网络已断开")
+    expect(mom.locator("[data-offline]")).to_contain_text("当前码仍可出示")
+    expect(mom.get_by_role("button", name="重试")).to_be_visible()
+    expect(mom.locator("[data-qr-box]")).to_be_visible()
     screenshot(mom, "offline")
     mom.context.set_offline(False)
     mom.evaluate("window.dispatchEvent(new Event('online'))")

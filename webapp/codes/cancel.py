@@ -27,7 +27,7 @@ from webapp import clock
 from webapp.api.errors import fail
 from webapp.audit import services as audit
 from webapp.audit.services import Actor
-from webapp.codes import msgids, reconciliation
+from webapp.codes import msgids, paid, reconciliation
 from webapp.codes.accounts import Outcome, lock_accounts
 from webapp.codes.checks import check_reason
 from webapp.codes.models import MessageRecord
@@ -169,6 +169,7 @@ def _cancel(row: Settlement, pharmacy: Pharmacy, actor: Actor, reason: str,
     row.cash_refunded_fen = row.cash_fen
     db.session.flush()
     notify_cancelled(row)
+    paid.after_commit(db.session(), None, {"settlement": row.public_id, "cancelled": True})
     audit.record("settlement.cancel", actor, target=row, person=row.person, detail={
         "pharmacy": pharmacy.code, "total_fen": row.total_fen, "account_fen": row.account_fen,
         "aid_fen": row.aid_fen, "cash_refunded_fen": row.cash_refunded_fen, "reason": reason,

@@ -25,17 +25,22 @@ from typing import cast
 
 from markupsafe import Markup
 from sqlalchemy import Table, delete, insert, select
+from sqlalchemy.orm import joinedload
 
 from webapp import clock, qr
 from webapp.audit import services as audit
 from webapp.audit.services import Actor
-from webapp.codes.states import SettlementStatus
 from webapp.domain import Forbidden, NotFound
 from webapp.extensions import db
 from webapp.kinship.states import BindingStatus
 from webapp.masking import mask_name
-from webapp.models import InsuranceCode, InsuredPerson, KinshipBinding, Settlement, User
-from webapp.money import yuan
+from webapp.models import (
+    InsuranceCode,
+    InsuredPerson,
+    KinshipBinding,
+    Settlement,
+    User,
+)
 from webapp.policy import policy_for, relation_label
 
 # No 0/O, 1/I: a person can read the code aloud or type it without confusion.
@@ -172,7 +177,7 @@ def resolve_subject(holder: InsuredPerson, key: str) -> Subject:
     if key == ME:
         return Subject(ME, holder, None)
     binding = db.session.scalar(
-        select(KinshipBinding).where(
+        select(KinshipBinding).options(joinedload(KinshipBinding.member)).where(
             KinshipBinding.public_id == key, KinshipBinding.holder_person_id == holder.id
         )
     )
@@ -221,85 +226,20 @@ def issue_code(user: User, key: str, actor: Actor) -> IssuedCode:
                      person=subject.person)
     if random.randrange(PURGE_EVERY) == 0:
         purge_expired(limit=PURGE_BATCH, commit=False)
-    db.session.commit()
+    commit_keeping_loaded()
     return IssuedCode(code, expires_at, rules.refresh_seconds, rules.valid_seconds)
 
 
-def code_status(user: User, key: str, codes: list[str], watch: list[str] | None = None) -> dict:
-    """What became of the codes this page showed (newest last): paid, valid, expired, used.
-
-    ``watch`` names settlements this page already announced as paid; those since cancelled
-    come back under ``"cancelled"`` so the page can say the payment was undone. Only codes the
-    user issued for this subject are looked at, so the endpoint reveals nothing about anyone
-    else's codes or settlements.
-    """
-    answer = _code_status(user, key, codes)
-    if watch:
-        answer["cancelled"] = cancelled_since(user, key, watch)
-    return answer
-
-
-def cancelled_since(user: User, key: str, watch: list[str]) -> list[dict]:
-    """Of the settlements this page announced, those cancelled since (paid with codes the user
-    issued for this subject), each with the message the page shows."""
-    subject = resolve_subject(user.person, key) if user.person else None
-    if subject is None:
-        return []
-    keep = codes_to_watch(code_rules(subject.person))
-    rows = db.session.scalars(
-        select(Settlement).join(InsuranceCode, InsuranceCode.settlement_id == Settlement.id)
-        .where(
-            Settlement.public_id.in_([w for w in watch[-keep:] if w]),
-            Settlement.status == SettlementStatus.CANCELLED,
-            InsuranceCode.issued_by_user_id == user.id,
-            InsuranceCode.person_id == subject.person.id,
-        )
-    ).all()
-    return [{"settlement": s.public_id,
-             "message": f"¥{yuan(s.total_fen)} 的支付已撤销，已退回原账户",
-             "pharmacy": s.pharmacy.name} for s in rows]
-
-
-def _code_status(user: User, key: str, codes: list[str]) -> dict:
-    """The state of the newest shown codes (see code_status)."""
-    subject = resolve_subject(user.person, key) if user.person else None
-    if subject is None:
-        raise Forbidden("仅参保人本人可以出示医保码", code="forbidden")
-    keep = codes_to_watch(code_rules(subject.person))
-    hashes = [hash_code(normalize(c)) for c in codes[-keep:] if c]
-    if not hashes:
-        return {"state": "unknown"}
-    rows = db.session.scalars(
-        select(InsuranceCode).where(
-            InsuranceCode.code_hash.in_(hashes),
-            InsuranceCode.issued_by_user_id == user.id,
-            InsuranceCode.person_id == subject.person.id,
-        )
-    ).all()
-    by_hash = {r.code_hash: r for r in rows}
-    paid = [by_hash[h] for h in hashes if h in by_hash and by_hash[h].settlement_id]
-    if paid:
-        settlement = db.session.get(Settlement, paid[-1].settlement_id)
-        if settlement is not None:
-            cancelled = settlement.status == SettlementStatus.CANCELLED
-            return {
-                "state": "paid",
-                "settlement": settlement.public_id,
-                "amount_fen": settlement.total_fen,
-                "message": (f"¥{yuan(settlement.total_fen)} 的支付已撤销" if cancelled
-                            else f"已支付 ¥{yuan(settlement.total_fen)}"),
-                "pharmacy": settlement.pharmacy.name,
-                "cancelled": cancelled,
-            }
-    current = by_hash.get(hashes[-1])
-    if current is None:
-        return {"state": "unknown", "message": "该码已失效，已为您刷新"}
-    if current.used_at is not None:
-        return {"state": "used", "message": "该码已失效，已为您刷新"}
-    if current.expires_at <= clock.now():
-        return {"state": "expired", "message": "该码已失效，已为您刷新"}
-    remaining = (current.expires_at - clock.now()).total_seconds()
-    return {"state": "valid", "expires_in": int(remaining)}
+def commit_keeping_loaded() -> None:
+    """Commit without expiring what the request has loaded (the user, the person, the
+    binding): nothing of them changed, and the page or the access log would otherwise reload
+    each one with a SELECT after the commit."""
+    session = db.session()
+    expire, session.expire_on_commit = session.expire_on_commit, False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = expire
 
 
 def purge_expired(limit: int | None = None, commit: bool = True) -> int:

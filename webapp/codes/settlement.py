@@ -33,19 +33,18 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import cached_property
 from typing import Any, NamedTuple
 
 from flask import current_app
 from sqlalchemy import select, update
+from sqlalchemy.orm import joinedload
 
 from webapp import clock
 from webapp.api.errors import fail, service_messages
 from webapp.audit import services as audit
 from webapp.audit.services import Actor
-from webapp.codes import msgids
+from webapp.codes import msgids, paid
 from webapp.codes.accounts import Outcome, Split, debit, lock_accounts
 from webapp.codes.checks import (
     BUSINESS_TYPES,
@@ -56,8 +55,9 @@ from webapp.codes.checks import (
     parse_amount,
 )
 from webapp.codes.notices import notify_settled, split_text
-from webapp.codes.services import ALPHABET, CODE_LENGTH, hash_code, holder_kin_word, normalize
+from webapp.codes.services import ALPHABET, CODE_LENGTH, hash_code, normalize
 from webapp.codes.states import MessageKind
+from webapp.codes.verification import Verification
 from webapp.domain import DomainError, command
 from webapp.extensions import db
 from webapp.kinship.states import BindingStatus
@@ -70,56 +70,13 @@ from webapp.models import (
     Pharmacy,
     Settlement,
 )
-from webapp.policy import policy_for
 
 __all__ = ["BUSINESS_TYPES", "ERRORS", "ITEMS_MAX", "Outcome", "Split", "check_amount",
-           "check_items", "lock_accounts", "parse_amount", "split_text"]
+           "Verification", "check_items", "lock_accounts", "parse_amount", "split_text"]
 
 # Stable service error codes → the message a person sees (from the one registry).
 ERRORS = service_messages()
 Answer = Callable[[Settlement], dict[str, Any]]
-
-
-@dataclass(frozen=True)
-class Verification:
-    """A verified code: who the patient is, who showed it, and the settlement token."""
-
-    code: InsuranceCode
-    patient: InsuredPerson
-    holder: InsuredPerson | None
-    binding: KinshipBinding | None
-    pharmacy: Pharmacy
-    token: str
-    token_expires_at: datetime
-
-    @property
-    def shown_by(self) -> str:
-        """'本人出示' or '由 李*（母亲）代为出示'."""
-        if self.binding is None or self.holder is None:
-            return "本人出示"
-        return f"由 {mask_name(self.holder.name)}（{holder_kin_word(self.binding)}）代为出示"
-
-    @property
-    def age(self) -> int:
-        """The patient's age today (周岁)."""
-        return self.patient.age_on(clock.today())
-
-    @property
-    def balance_fen(self) -> int:
-        """The patient's own personal-account balance."""
-        return self.patient.balance_fen
-
-    @cached_property
-    def aid_available_fen(self) -> int:
-        """What 家庭共济 could add right now (worked out once: the patient card reads it twice)."""
-        payer = aid_payer(self.patient, policy_for(self.pharmacy.region_code)
-                          .pharmacy.max_amount_fen, clock.now())
-        return min(payer.allowed_fen, payer.account.balance_fen) if payer else 0
-
-    @property
-    def max_amount_fen(self) -> int:
-        """The largest amount this pharmacy may settle at once."""
-        return policy_for(self.pharmacy.region_code).pharmacy.max_amount_fen
 
 
 class AidPayer(NamedTuple):
@@ -198,7 +155,7 @@ def _verify(code_text: str, pharmacy: Pharmacy, actor: Actor) -> Verification:
     code = normalize(code_text)
     if len(code) != CODE_LENGTH or any(ch not in ALPHABET for ch in code):
         raise fail("unknown")
-    row = db.session.scalar(select(InsuranceCode).where(InsuranceCode.code_hash == hash_code(code)))
+    row = db.session.scalar(_with_patient().where(InsuranceCode.code_hash == hash_code(code)))
     if row is None:
         raise fail("unknown")
     now = clock.now()
@@ -211,6 +168,12 @@ def _verify(code_text: str, pharmacy: Pharmacy, actor: Actor) -> Verification:
                  detail={"pharmacy": pharmacy.code, "on_behalf": binding is not None})
     return Verification(row, row.person, row.holder, binding, pharmacy, token,
                         row.token_expires_at)
+
+
+def _with_patient():
+    """A code row with its patient and their account, in one statement."""
+    return select(InsuranceCode).options(
+        joinedload(InsuranceCode.person).joinedload(InsuredPerson.account))
 
 
 def _code_for_token(token: str, pharmacy: Pharmacy) -> InsuranceCode:
@@ -324,7 +287,7 @@ def _settle_message(token: str, pharmacy: Pharmacy, actor: Actor, amount_fen: in
 
 def _consume(token: str, pharmacy: Pharmacy, now: datetime) -> InsuranceCode:
     """Mark the code used iff it is unused and the token is live: exactly once."""
-    result = db.session.execute(
+    consumed = db.session.execute(
         update(InsuranceCode)
         .where(
             InsuranceCode.token_hash == _hash_token(token),
@@ -333,15 +296,18 @@ def _consume(token: str, pharmacy: Pharmacy, now: datetime) -> InsuranceCode:
             InsuranceCode.token_expires_at > now,
         )
         .values(used_at=now)
+        .returning(InsuranceCode.id)
         .execution_options(synchronize_session=False)
-    )
-    row = _code_for_token(token, pharmacy)
-    db.session.refresh(row)
-    if getattr(result, "rowcount", 0) != 1:
+    ).scalar()
+    if consumed is None:
+        row = _code_for_token(token, pharmacy)
+        db.session.refresh(row)
         if row.used_at is not None:
             raise fail("used")
         raise fail("token_expired")
-    return row
+    # Fresh (an earlier verify in this session may have loaded it).
+    return db.session.scalars(_with_patient().where(InsuranceCode.id == consumed)
+                              .execution_options(populate_existing=True)).one()
 
 
 def _settle(token: str, pharmacy: Pharmacy, actor: Actor, amount_fen: int, items: str,
@@ -387,6 +353,8 @@ def _settle(token: str, pharmacy: Pharmacy, actor: Actor, amount_fen: int, items
         debit(locked[payer.account.id], split.aid_fen, "aid_payment", settlement, patient,
                f"{mask_name(patient.name)}在{pharmacy.name}购药（家庭共济）", now)
     notify_settled(settlement, patient, pharmacy, payer.owner if payer else None)
+    paid.after_commit(db.session(), row.code_hash,
+                      paid.value(settlement, pharmacy.name, row.issued_by_user_id))
     audit.record("settlement.create", actor, target=settlement, person=patient, detail={
         "pharmacy": pharmacy.code, "business_type": business_type, "total_fen": amount_fen,
         "account_fen": split.account_fen, "aid_fen": split.aid_fen, "cash_fen": split.cash_fen,

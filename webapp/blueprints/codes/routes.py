@@ -7,6 +7,7 @@ from flask_login import current_user
 
 from webapp.blueprints.codes import bp
 from webapp.codes import services as codes
+from webapp.codes import status as code_status
 from webapp.domain import DomainError
 from webapp.kinship.access import showable_people
 from webapp.web import current_actor, no_store, role_required
@@ -68,7 +69,7 @@ def status(subject: str):
     shown = request.form.getlist("c")
     watch = request.form.getlist("w")
     try:
-        result = codes.code_status(current_user, subject, shown, watch)
+        result = code_status.code_status(current_user, subject, shown, watch)
     except DomainError as err:
         return json_error(err)
     return no_store(jsonify(result))

@@ -1,6 +1,9 @@
 // 医保码 page: refresh the code every refresh_seconds and on tab focus, poll what became of
-// the codes shown here (paid / expired / used), and hide the code when offline or no longer
-// allowed. Data comes from data-* attributes of [data-code-page] (the CSP forbids inline JS).
+// the codes shown here (paid / expired / used) — every 2 s after a new code, backing off to
+// 10 s while nothing happens, stopping once the shown code has expired and no new one comes —
+// and stop when no longer allowed. Offline (refresh or poll cannot reach the server) the code
+// stays shown until it expires, with its countdown and a 重试 button; then it is hidden.
+// Data comes from data-* attributes of [data-code-page] (the CSP forbids inline JS).
 (function () {
   "use strict";
   var root = document.querySelector("[data-code-page]");
@@ -13,7 +16,9 @@
   var validSeconds = parseInt(root.dataset.validSeconds, 10);
   var keepCodes = parseInt(root.dataset.keepCodes, 10);  // what the status endpoint looks at
   var csrf = root.dataset.csrf || "";
-  var POLL_MS = 2000;
+  var POLL_MIN_MS = 2000;            // right after a new code is shown
+  var POLL_MAX_MS = 10000;           // after a while of nothing happening
+  var POLL_BACKOFF = 1.5;
 
   var qrBox = $("[data-qr-box]");
   var qr = $("[data-qr]");
@@ -21,6 +26,9 @@
   var seconds = $("[data-seconds]");
   var note = $("[data-note]");
   var offline = $("[data-offline]");
+  var offlineTitle = $("[data-offline-title]");
+  var offlineText = $("[data-offline-text]");
+  var secondsLabel = $("[data-seconds-label]");
   var ended = $("[data-ended]");
   var result = $("[data-result]");
 
@@ -31,6 +39,9 @@
   var stopped = false;
   var seen = {};                     // settlements already announced
   var noteTimer = null;
+  var cut = false;                   // the network is down (a refresh or poll could not get through)
+  var pollDelay = POLL_MIN_MS;
+  var pollTimer = null;
 
   function say(text) {
     note.textContent = text;
@@ -39,10 +50,33 @@
     noteTimer = setTimeout(function () { note.hidden = true; }, 6000);
   }
 
+  function secondsLeft() {             // of the shown code's validity
+    return Math.max(0, Math.ceil(validSeconds - (Date.now() - issuedAt) / 1000));
+  }
+
+  // Offline: the shown code stays usable until it expires (a cashier's scanner may be online);
+  // the countdown then counts its validity, and 重试 asks again.
   function goOffline() {
     if (stopped) return;
-    qrBox.hidden = true;
+    cut = true;
     offline.hidden = false;
+    showOffline();
+  }
+
+  function showOffline() {
+    var left = secondsLeft();
+    qrBox.hidden = left <= 0;
+    secondsLabel.textContent = "秒后失效";
+    seconds.textContent = left;
+    offlineTitle.textContent = left > 0 ? "网络已断开" : "网络已断开，当前码已失效。";
+    offlineText.textContent = left > 0 ? "当前码仍可出示，失效后请联网重试。"
+                                       : "可向收银员出示身份证或社保卡办理。";
+  }
+
+  function backOnline() {
+    cut = false;
+    offline.hidden = true;
+    secondsLabel.textContent = "秒后自动刷新";
   }
 
   function stop(message) {
@@ -63,8 +97,9 @@
     refreshSeconds = data.refresh_in || refreshSeconds;
     validSeconds = data.expires_in || validSeconds;
     seconds.textContent = refreshSeconds;
-    offline.hidden = true;
+    backOnline();
     qrBox.hidden = false;
+    quicken();
   }
 
   function refusal(response) {
@@ -102,7 +137,8 @@
   function tick() {
     if (stopped) return;
     var elapsed = (Date.now() - issuedAt) / 1000;
-    seconds.textContent = Math.max(0, Math.ceil(refreshSeconds - elapsed));
+    if (cut) showOffline();
+    else seconds.textContent = Math.max(0, Math.ceil(refreshSeconds - elapsed));
     // After a failed attempt, retry every few seconds rather than every tick.
     if (elapsed >= refreshSeconds && Date.now() - lastRefresh > 3000) {
       refresh(elapsed >= validSeconds ? "stale" : "timer");
@@ -137,27 +173,50 @@
     refresh("paid");
   }
 
+  // The poll reschedules itself: back to POLL_MIN_MS whenever something happens (a new code,
+  // the page coming back), slower while nothing does; none once the shown code has expired
+  // (nothing can happen to it; the next code restarts it) or while offline.
+  function schedulePoll(delay) {
+    clearTimeout(pollTimer);
+    pollTimer = stopped ? null : setTimeout(poll, delay);
+  }
+
+  function quicken() {
+    pollDelay = POLL_MIN_MS;
+    schedulePoll(pollDelay);
+  }
+
+  function slowDown() {
+    pollDelay = Math.min(POLL_MAX_MS, pollDelay * POLL_BACKOFF);
+    schedulePoll(pollDelay);
+  }
+
   function poll() {
-    if (stopped || document.hidden || busy || !navigator.onLine) return;
+    pollTimer = null;
+    if (stopped || cut || secondsLeft() <= 0) return;
+    if (document.hidden || busy || !navigator.onLine) { slowDown(); return; }
     var body = new URLSearchParams();
     codes.forEach(function (c) { body.append("c", c); });
     watched.forEach(function (s) { body.append("w", s); });
     post(statusUrl, body, function (data) {
       undone(data.cancelled);
       if (data.state === "paid") announce(data);
-      else if (!offline.hidden) refresh("online");
       else if (data.state === "expired" || data.state === "used" || data.state === "unknown") {
         refresh("stale");
       }
+      if (!pollTimer) slowDown();
     }).catch(goOffline);
   }
 
   function wake() {
-    if (document.hidden || Date.now() - lastRefresh < 2000) return;
+    if (document.hidden) return;
+    quicken();
+    if (Date.now() - lastRefresh < 2000) return;
     refresh((Date.now() - issuedAt) / 1000 >= validSeconds ? "stale" : "focus");
   }
 
   $("[data-refresh]").addEventListener("click", function () { refresh("click"); });
+  $("[data-retry]").addEventListener("click", function () { refresh("retry"); });
   document.addEventListener("visibilitychange", wake);
   window.addEventListener("focus", wake);
   window.addEventListener("pageshow", function (event) { if (event.persisted) wake(); });
@@ -165,5 +224,5 @@
   window.addEventListener("online", function () { refresh("online"); });
   if (!navigator.onLine) goOffline();
   setInterval(tick, 1000);
-  setInterval(poll, POLL_MS);
+  quicken();
 })();

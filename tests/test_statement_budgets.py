@@ -1,0 +1,134 @@
+"""SQL statements per request on the hot paths (issue 13): each has a budget, on SQLite and
+PostgreSQL, and the test fails when a change adds a round trip.
+
+Every request is measured as production sees it: the session is expired before it (a new
+request loads everything again) and every statement sent to the database counts, BEGIN /
+COMMIT excluded (the DBAPI sends those itself, not through ``before_cursor_execute``).
+The budgets are what the paths need; the comment of each says which statements they are.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.test_api import Pos
+from tests.test_codes import bind, issue, login
+from tests.test_query_counts import counting
+from webapp.api.keys import create_key
+from webapp.audit.services import SYSTEM
+from webapp.codes import msgids
+from webapp.extensions import db
+
+BUDGETS = {
+    # the session row, the user with their person; the INSERT of the code (nothing is
+    # reloaded after the commit)
+    "refresh": 3,
+    # + the binding with its member (one statement), the audit row of a relative's code
+    "refresh_relative": 5,
+    # session, user + person, the account's consents (every page checks them); INSERT code;
+    # the unread count of the tab bar
+    "code_page": 5,
+    # session, user + person; the shown codes with their payment (one indexed lookup)
+    "status_poll": 3,
+    # key; its audit row and last_used_at; the code with patient and account (one statement);
+    # the token UPDATE; the verify audit row; the 共济 membership of the patient
+    "verify": 7,
+    # key, audit, msgid claim (2); the consuming UPDATE … RETURNING, the consumed row with
+    # patient and account; the aid seam; the account lock; the settlement, the debit (balance,
+    # ledger row), the message, the code's settlement_id; audit; the msgid answer
+    "settle": 17,
+    "cancel": 16,
+}
+
+
+def measure(client, method: str, path: str, **kw) -> tuple[int, list[str], object]:
+    """Statements of one request (everything loaded before is expired, as in a new request)."""
+    db.session.expire_all()
+    with counting() as box:
+        response = getattr(client, method)(path, **kw)
+    assert response.status_code < 300, (path, response.status_code, response.get_data(True))
+    return box[0], box[1], response
+
+
+def within(name: str, count: int, sql: list[str]) -> None:
+    listing = "\n".join(f"  {s.split(chr(10))[0][:150]}" for s in sql)
+    assert count <= BUDGETS[name], f"{name}: {count} statements > budget {BUDGETS[name]}:\n{listing}"
+
+
+@pytest.fixture
+def holder(app, client, factory):
+    user = factory.user(name="李红", age=38, male=False, balance_fen=5000)
+    login(client, user)
+    return user
+
+
+def test_refresh_budget(holder, client):
+    count, sql, response = measure(client, "post", "/code/me/refresh")
+    assert "svg" in response.get_json()
+    within("refresh", count, sql)
+
+
+def test_refresh_for_a_relative_budget(holder, client, factory):
+    child = factory.person(name="张小明", age=8)
+    binding = bind(holder.person, child, "child")
+    count, sql, _ = measure(client, "post", f"/code/{binding.public_id}/refresh")
+    within("refresh_relative", count, sql)
+
+
+def test_code_page_budget(holder, client):
+    client.get("/code/me")  # the session's CSRF token is made (and stored) on the first page
+    count, sql, response = measure(client, "get", "/code/me")
+    assert "data-code-page" in response.get_data(as_text=True)
+    within("code_page", count, sql)
+
+
+def test_status_poll_budget(holder, client):
+    shown = [issue(holder).code for _ in range(3)]
+    count, sql, response = measure(client, "post", "/code/me/status", data={"c": shown})
+    assert response.get_json()["state"] == "valid"
+    within("status_poll", count, sql)
+
+
+@pytest.fixture
+def pos(app, client, factory):
+    pharmacy = factory.pharmacy(name="仁心大药房", region="360000")
+    _, raw = create_key(pharmacy.code, "收银台1", SYSTEM)
+    return Pos(client, pharmacy, raw)
+
+
+def _verify(pos, code: str):
+    return measure(pos.client, "post", "/api/v1/codes/verify", json={"code": code},
+                   headers=pos.headers())
+
+
+def test_verify_budget(pos, factory):
+    patient = factory.user(name="王芳", age=40, balance_fen=5000)
+    count, sql, response = _verify(pos, issue(patient).code)
+    assert response.get_json()["settlement_token"]
+    within("verify", count, sql)
+
+
+def _settle(pos, patient):
+    token = _verify(pos, issue(patient).code)[2].get_json()["settlement_token"]
+    body = {"msgid": msgids.new_msgid(pos.pharmacy), "settlement_token": token,
+            "business_type": "02121", "amount_fen": 2350,
+            "items": [{"name": "布洛芬缓释胶囊", "quantity": 1, "amount_fen": 2350}]}
+    return measure(pos.client, "post", "/api/v1/settlements", json=body, headers=pos.headers())
+
+
+def test_settle_budget(pos, factory):
+    patient = factory.user(name="王芳", age=40, balance_fen=5000)
+    count, sql, response = _settle(pos, patient)
+    assert response.get_json()["status"] == "settled"
+    within("settle", count, sql)
+
+
+def test_cancel_budget(pos, factory):
+    patient = factory.user(name="王芳", age=40, balance_fen=5000)
+    settled = _settle(pos, patient)[2].get_json()["settlement_id"]
+    count, sql, response = measure(
+        pos.client, "post", f"/api/v1/settlements/{settled}/cancel",
+        json={"msgid": msgids.new_msgid(pos.pharmacy), "reason": "顾客退货"},
+        headers=pos.headers())
+    assert response.get_json()["status"] == "cancelled"
+    within("cancel", count, sql)

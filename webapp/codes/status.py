@@ -1,0 +1,160 @@
+"""The 医保码 page's payment-status poll: what became of the codes the page showed.
+
+Answered from the cheapest correct place: the Redis keys a settlement writes after it commits
+(``webapp.codes.paid``, when ``REDIS_URL`` is set), else one indexed lookup of the shown codes
+(``code_hash`` is unique) joined to their settlement and pharmacy. Only codes the user issued
+for this subject are looked at, so the endpoint reveals nothing about anyone else's codes.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from webapp import clock
+from webapp.codes import paid
+from webapp.codes.services import (
+    Subject,
+    code_rules,
+    codes_to_watch,
+    hash_code,
+    normalize,
+    resolve_subject,
+)
+from webapp.codes.states import SettlementStatus
+from webapp.domain import Forbidden
+from webapp.extensions import db
+from webapp.models import InsuranceCode, Pharmacy, Settlement, User
+from webapp.money import yuan
+
+
+def code_status(user: User, key: str, codes: list[str], watch: list[str] | None = None) -> dict:
+    """What became of the codes this page showed (newest last): paid, valid, expired, used.
+
+    ``watch`` names settlements this page already announced as paid; those since cancelled
+    come back under ``"cancelled"`` so the page can say the payment was undone. Only codes the
+    user issued for this subject are looked at, so the endpoint reveals nothing about anyone
+    else's codes or settlements.
+    """
+    return _code_status(user, key, codes, watch or [])
+
+
+def cancelled_since(user: User, key: str, watch: list[str]) -> list[dict]:
+    """Of the settlements this page announced, those cancelled since (paid with codes the user
+    issued for this subject), each with the message the page shows."""
+    subject = resolve_subject(user.person, key) if user.person else None
+    if subject is None:
+        return []
+    return _cancelled_since(user, subject, watch[-codes_to_watch(code_rules(subject.person)):])
+
+
+def _cancelled_since(user: User, subject: Subject, watch: list[str]) -> list[dict]:
+    watch = [w for w in watch if w]
+    if not watch:
+        return []
+    rows = db.session.execute(
+        select(Settlement.public_id, Settlement.total_fen, Pharmacy.name)
+        .join(InsuranceCode, InsuranceCode.settlement_id == Settlement.id)
+        .join(Pharmacy, Pharmacy.id == Settlement.pharmacy_id)
+        .where(
+            Settlement.public_id.in_(watch),
+            Settlement.status == SettlementStatus.CANCELLED,
+            InsuranceCode.issued_by_user_id == user.id,
+            InsuranceCode.person_id == subject.person.id,
+        )
+    ).all()
+    return [_cancelled(public_id, total_fen, pharmacy) for public_id, total_fen, pharmacy in rows]
+
+
+def _cancelled(public_id: str, total_fen: int, pharmacy: str) -> dict:
+    return {"settlement": public_id, "message": f"¥{yuan(total_fen)} 的支付已撤销，已退回原账户",
+            "pharmacy": pharmacy}
+
+
+def _paid(public_id: str, total_fen: int, pharmacy: str, cancelled: bool) -> dict:
+    return {
+        "state": "paid",
+        "settlement": public_id,
+        "amount_fen": total_fen,
+        "message": (f"¥{yuan(total_fen)} 的支付已撤销" if cancelled else f"已支付 ¥{yuan(total_fen)}"),
+        "pharmacy": pharmacy,
+        "cancelled": cancelled,
+    }
+
+
+STALE = "该码已失效，已为您刷新"
+
+
+def _code_status(user: User, key: str, codes: list[str], watch: list[str]) -> dict:
+    """The state of the newest shown codes (see code_status)."""
+    subject = resolve_subject(user.person, key) if user.person else None
+    if subject is None:
+        raise Forbidden("仅参保人本人可以出示医保码", code="forbidden")
+    keep = codes_to_watch(code_rules(subject.person))
+    hashes = [hash_code(normalize(c)) for c in codes[-keep:] if c]
+    watch = [w for w in watch[-keep:] if w]
+    cached = _from_redis(user, subject, hashes, watch)
+    if cached is not None:
+        return cached
+    answer = _from_database(user, subject, hashes)
+    if watch:
+        answer["cancelled"] = _cancelled_since(user, subject, watch)
+    return answer
+
+
+def _from_redis(user: User, subject: Subject, hashes: list[str],
+                watch: list[str]) -> dict | None:
+    """The answer from the keys settlements write after commit (None: ask the database)."""
+    found = paid.lookup(hashes, watch)
+    if found is None:
+        return None
+    by_code, by_settlement = found
+
+    def mine(p: dict | None) -> bool:
+        return p is not None and p.get("user") == user.id and p.get("person") == subject.person.id
+
+    if any(p is not None and p.get("user") is None for p in by_settlement):
+        return None  # a key written without its payment (expired or older): ask the database
+    if watch and any(p is None for p in by_settlement):
+        return None
+    answer: dict = {"state": "pending"} if hashes else {"state": "unknown"}
+    payments = [p for p in by_code if mine(p)]
+    if payments:
+        last = payments[-1]
+        answer = _paid(last["settlement"], last["amount_fen"], last["pharmacy"],
+                       bool(last["cancelled"]))
+    if watch:
+        answer["cancelled"] = [_cancelled(p["settlement"], p["amount_fen"], p["pharmacy"])
+                               for p in by_settlement if mine(p) and p["cancelled"]]
+    return answer
+
+
+def _from_database(user: User, subject: Subject, hashes: list[str]) -> dict:
+    """One indexed lookup: the shown codes (code_hash is unique) with their payment."""
+    if not hashes:
+        return {"state": "unknown"}
+    rows = db.session.execute(
+        select(InsuranceCode.code_hash, InsuranceCode.used_at, InsuranceCode.expires_at,
+               Settlement.public_id, Settlement.total_fen, Settlement.status, Pharmacy.name)
+        .outerjoin(Settlement, Settlement.id == InsuranceCode.settlement_id)
+        .outerjoin(Pharmacy, Pharmacy.id == Settlement.pharmacy_id)
+        .where(
+            InsuranceCode.code_hash.in_(hashes),
+            InsuranceCode.issued_by_user_id == user.id,
+            InsuranceCode.person_id == subject.person.id,
+        )
+    ).all()
+    by_hash = {r.code_hash: r for r in rows}
+    paid_rows = [by_hash[h] for h in hashes if h in by_hash and by_hash[h].public_id]
+    if paid_rows:
+        last = paid_rows[-1]
+        return _paid(last.public_id, last.total_fen, last.name,
+                     last.status == SettlementStatus.CANCELLED)
+    current = by_hash.get(hashes[-1])
+    if current is None:
+        return {"state": "unknown", "message": STALE}
+    if current.used_at is not None:
+        return {"state": "used", "message": STALE}
+    now = clock.now()
+    if current.expires_at <= now:
+        return {"state": "expired", "message": STALE}
+    return {"state": "valid", "expires_in": int((current.expires_at - now).total_seconds())}
