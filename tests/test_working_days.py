@@ -209,6 +209,8 @@ def test_a_deadline_in_an_unknown_year_is_marked_estimated(app, client, factory)
     login(client, reviewer)
     page = client.get(f"/review/{binding.public_id}").get_data(as_text=True)
     assert f"{last + 1}年节假日安排尚未收录" in page
+    queue = client.get("/review/").get_data(as_text=True)
+    assert queue.count("（估算）") == 1
     clock.freeze(china_morning(date(last, 9, 1)))
     user2, child2 = jiangsu_family(factory, "周芳", "周小一")
     early = submit(user2.person, child2)
