@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+from urllib.parse import urlencode
 
 import pytest
 from sqlalchemy import select, update
@@ -20,6 +21,7 @@ from webapp.kinship import edit
 from webapp.models import AuditLog, FaceCheck, KinshipBinding, Message
 
 PURPOSE = edit.PURPOSE
+FORM = "application/x-www-form-urlencoded"
 
 
 def html(response) -> str:
@@ -260,3 +262,19 @@ def test_concurrent_edits_one_wins(pg_app):
     assert sorted(results) == ["changed"] * 3 + ["ok"]
     db.session.expire_all()
     assert len(edits()) == 1
+
+
+@pytest.mark.parametrize("value", ["\x00", "\ud800", "x" * 10_000, "9" * 30, "-1", "１３８", ""])
+def test_nasty_input_never_500s(client, family, value):
+    holder, _, b = family
+    kf.face_pass(holder.person, PURPOSE)
+    for data in ({"relation": value, "phone": "13812345678", "version": "1"},
+                 {"relation": "child", "phone": value, "version": "1"},
+                 {"relation": "child", "phone": "13812345678", "version": value}):
+        body = urlencode(data, encoding="utf-8", errors="surrogatepass")
+        assert client.post(url(b), data=body, content_type=FORM).status_code in (303, 302, 400)
+    body = urlencode({"then": value}, encoding="utf-8", errors="surrogatepass")
+    assert client.post(url(b, "/face"), data=body, content_type=FORM).status_code in (302, 400)
+    assert client.post(url(b, "/confirm")).status_code in (302, 400)
+    segment = value[:50].encode("utf-8", "ignore").decode() or "x"  # a path must encode
+    assert client.get(f"/family/members/{segment}/edit").status_code in (400, 404)
