@@ -189,6 +189,8 @@ def test_binding_not_active_is_refused(client, family, factory, status):
     assert answer.status_code == 302
     assert "只有已绑定的家庭成员可以编辑信息" in html(client.get(answer.headers["Location"]))
     assert fill(client, b, relation="parent").status_code == 302
+    assert client.post(url(b, "/face")).status_code == 302
+    assert not db.session.scalars(select(FaceCheck).where(FaceCheck.result == "pending")).all()
     with pytest.raises(Conflict):
         edit.edit_binding(b, holder.person, "13812345678", "parent", b.version, Actor(holder))
     assert not edits()

@@ -100,6 +100,8 @@ def edit_member(public_id: str):
 def edit_face(public_id: str):
     """Start the holder's face check; after a pass, back to the edit (the draft is kept)."""
     binding = _binding(public_id)
+    if not edit.is_editable(binding):
+        return _refused(binding)
     if not ActionForm().validate_on_submit():
         flash("页面已过期，请重试", "error")
         return redirect(url_for("family.edit_member", public_id=public_id))
