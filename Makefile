@@ -40,7 +40,7 @@ lint: install-test
 	$(BIN)/mypy webapp
 
 bench: install-test
-	$(BIN)/python bench/run.py
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 ## make bench-cluster: two instances behind nginx sharing PostgreSQL and Redis (checks + figures)
 bench-cluster: install-test

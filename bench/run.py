@@ -3,13 +3,11 @@
     python bench/run.py [--seconds 6] [--connections 8] [--workers 2] [--worker-class sync]
     BENCH_DATABASE_URL=postgresql+psycopg://... python bench/run.py --reset
 
-Measures, in one run and under the same gunicorn settings, requests/s and p50/p99 latency of
-hello-world, the 医保码 refresh endpoint and code page (a logged-in session), and the POS
-verify API (a pool of live codes); prints each as a ratio to hello-world; and times the QR
-SVG generation of the code page; then POS settle and cancel (each request consumes a token /
-a settled settlement made beforehand). Targets: refresh ≥ 15 % of hello-world, settle and
-cancel ≥ 12 %, QR ≤ 1 ms median.
-Exits 0 whatever the figures (it reports, it does not gate). See bench/README.md.
+Runs SQLite and, when ``BENCH_DATABASE_URL`` is set, PostgreSQL (each in a child process of
+its own: ``--only URL --json FILE``), and prints ONE table: every row of issue 13 (code
+refresh, code page, payment-status poll, POS verify / settle / cancel, QR SVG) with requests/s,
+p50/p99, the ratio to the hello-world of the same run, its target and met / not met, per
+database. Exits 0 whatever the figures (it reports, it does not gate). See bench/README.md.
 """
 
 from __future__ import annotations
@@ -37,9 +35,18 @@ sys.path[:0] = [str(ROOT), str(BENCH)]
 import loadgen  # noqa: E402
 from loadgen import Target  # noqa: E402
 
-REFRESH_TARGET = 0.15
-POS_TARGET = 0.12  # settle and cancel (issue 10)
-QR_TARGET_MS = 1.0
+# Issue 13's targets: (row, minimum ratio to hello-world, maximum p99 ms or None).
+TARGETS = [
+    ("code refresh", 0.25, 20.0),
+    ("code page", 0.20, None),
+    ("status poll", 0.40, None),
+    ("POS verify", 0.25, None),
+    ("POS settle", 0.12, None),
+    ("POS cancel", 0.12, None),
+]
+QR_TARGET_MS = 0.3  # median
+QR_TARGET_P99_MS = 0.6
+STATUS_CODES = 3  # codes a status poll names (the page sends its latest few)
 
 
 def free_port() -> int:
@@ -51,13 +58,16 @@ def free_port() -> int:
 class Gunicorn:
     """A gunicorn process serving ``module:app`` on a random loopback port."""
 
-    def __init__(self, module: str, args, env: dict[str, str]):
+    def __init__(self, module: str, args, env: dict[str, str], log: Path | None = None):
         self.port = free_port()
         command = [sys.executable, "-m", "gunicorn", "--pythonpath", f"{BENCH},{ROOT}",
                    "-w", str(args.workers), "-k", args.worker_class, "--threads",
                    str(args.threads), "-b", f"127.0.0.1:{self.port}", "--log-level", "warning",
                    f"{module}:app"]
-        self.proc = subprocess.Popen(command, env={**os.environ, **env}, cwd=str(ROOT))
+        # The app's access log (a JSON line per request, as in production) goes to a file.
+        self.log = open(log, "ab") if log else None  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(command, env={**os.environ, **env}, cwd=str(ROOT),
+                                     stderr=self.log)
 
     def wait(self, path: str = "/") -> None:
         deadline = time.time() + 60
@@ -82,6 +92,8 @@ class Gunicorn:
                 self.proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
+        if self.log:
+            self.log.close()
 
 
 def login(port: int, phone: str, password: str) -> dict[str, str]:
@@ -118,10 +130,10 @@ def qr_timing(runs: int) -> tuple[float, float]:
 
 
 def verdict(ok: bool) -> str:
-    return "PASS" if ok else "FAIL"
+    return "met" if ok else "NOT MET"
 
 
-def main() -> int:
+def options() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=6.0, help="measured seconds per endpoint")
     parser.add_argument("--warmup", type=float, default=1.0, help="unmeasured seconds before each")
@@ -143,10 +155,89 @@ def main() -> int:
                         help="record py-spy flame graphs of the app's workers per endpoint")
     parser.add_argument("--reset", action="store_true",
                         help="wipe BENCH_DATABASE_URL first (never needed for the temp SQLite)")
-    args = parser.parse_args()
+    parser.add_argument("--create-all", action="store_true",
+                        help="build the schema from the models (create_all), not the migrations")
+    parser.add_argument("--sqlite-only", action="store_true",
+                        help="ignore BENCH_DATABASE_URL")
+    parser.add_argument("--only", metavar="URL", help=argparse.SUPPRESS)  # the child's database
+    parser.add_argument("--json", metavar="FILE", help=argparse.SUPPRESS)  # the child's answer
+    return parser
 
+
+def main() -> int:
+    args = options().parse_args()
+    if args.only is not None:
+        figures = measure_database(args, args.only)
+        Path(args.json).write_text(json.dumps(figures), encoding="utf-8")
+        return 0
+    databases = [("SQLite", "")]
+    if os.environ.get("BENCH_DATABASE_URL") and not args.sqlite_only:
+        databases.append(("PostgreSQL", os.environ["BENCH_DATABASE_URL"]))
+    passed = [a for a in sys.argv[1:] if a != "--sqlite-only"]
+    runs = []
+    with tempfile.TemporaryDirectory(prefix="qy-bench-runs-") as tmp:
+        for label, url in databases:
+            out = Path(tmp) / f"{label}.json"
+            print(f"== {label} ==", flush=True)
+            done = subprocess.run([sys.executable, __file__, *passed, "--only", url,
+                                   "--json", str(out)], cwd=str(ROOT))
+            if done.returncode != 0 or not out.exists():
+                print(f"bench: the {label} run failed (exit {done.returncode})")
+                continue
+            runs.append((label, json.loads(out.read_text(encoding="utf-8"))))
+    print_table(runs)
+    return 0
+
+
+def commit() -> str:
+    out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                         text=True, cwd=str(ROOT))
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                           capture_output=True, text=True, cwd=str(ROOT)).stdout.strip()
+    return (out.stdout.strip() or "?") + (" + uncommitted changes" if dirty else "")
+
+
+def print_table(runs: list[tuple[str, dict]]) -> None:
+    """The one table: every row of the issue, its target, per database the figures and
+    whether the target is met."""
+    if not runs:
+        return
+    print(f"\ncommit {commit()}; {os.cpu_count()} CPUs; "
+          + "; ".join(f"{label}: load average {f['load'][0]:.2f} → {f['load'][1]:.2f}, "
+                      f"hello-world {f['hello_rps']:.0f} req/s ({f['tool']})"
+                      for label, f in runs))
+    head = f"{'endpoint':<14}{'target':<26}"
+    for label, _ in runs:
+        head += f"| {label + ': req/s  p50  p99 ms  vs hello':<40}{'':<9}"
+    print(head)
+    for name, ratio_min, p99_max in TARGETS:
+        target = f"≥ {ratio_min:.0%}" + (f", p99 ≤ {p99_max:g} ms" if p99_max else "")
+        line = f"{name:<14}{target:<26}"
+        for _, figures in runs:
+            row = figures["rows"].get(name)
+            if row is None:
+                line += f"| {'not measured':<49}"
+                continue
+            ok = row["ratio"] >= ratio_min and (p99_max is None or row["p99_ms"] <= p99_max)
+            note = (" errors" if row["errors"] else "") + (" pool out" if row["ran_out"] else "")
+            line += (f"| {row['rps']:>7.0f} {row['p50_ms']:>6.2f} {row['p99_ms']:>7.2f}"
+                     f" {row['ratio']:>8.1%}{'':<10}{verdict(ok):<8}{note:<9}")
+        print(line)
+    qr_target = f"≤ {QR_TARGET_MS:g} ms, p99 ≤ {QR_TARGET_P99_MS:g}"
+    line = f"{'QR SVG':<14}{qr_target:<26}"
+    for _, figures in runs:
+        qr_median, qr_p99 = figures["qr"]
+        ok = qr_median <= QR_TARGET_MS and qr_p99 <= QR_TARGET_P99_MS
+        line += f"| median {qr_median:.3f} ms, p99 {qr_p99:.3f} ms{'':<11}{verdict(ok):<17}"
+    print(line)
+    print("(POS settle / cancel: Python load generator, ratio to a hello-world measured with it;"
+          " QR: in-process, the same code on either database)")
+
+
+def measure_database(args, url: str) -> dict:
+    """One database: seed, serve, load every endpoint; the figures as a dict."""
     tmp = tempfile.TemporaryDirectory(prefix="qy-bench-")
-    db_url = os.environ.get("BENCH_DATABASE_URL") or f"sqlite:///{tmp.name}/bench.sqlite"
+    db_url = url or f"sqlite:///{tmp.name}/bench.sqlite"
     env = {"BENCH_DB_URL": db_url, "BENCH_SECRET_KEY": secrets.token_hex(32),
            "BENCH_UPLOADS": f"{tmp.name}/uploads", "WEBAPP_ENV": "development"}
     os.environ.update(env)
@@ -154,29 +245,45 @@ def main() -> int:
     import seed
     from wsgi import app
 
-    load = os.getloadavg()[0]
+    from webapp.extensions import db
+
+    load_start = os.getloadavg()[0]
     cores = os.cpu_count() or 1
-    print(f"machine: {cores} CPUs, load average {load:.2f}"
+    print(f"machine: {cores} CPUs, load average {load_start:.2f}"
           + ("  (busy: other processes compete with the run, figures are depressed)"
-             if load > 0.5 * cores else ""))
+             if load_start > 0.5 * cores else ""))
+    tool = "wrk" if args.tool != "python" and shutil.which("wrk") else "python threads"
     print(f"数据库: {db_url.split('@')[-1]}  gunicorn: {args.workers} × {args.worker_class}"
           f" ({args.threads} threads)  负载: {args.connections} connections, "
-          f"{args.seconds:g} s each ({'wrk' if args.tool != 'python' and loadgen.shutil.which('wrk') else 'python threads'})")
+          f"{args.seconds:g} s each ({tool}); access log: {tmp.name}/app.log", flush=True)
     with app.app_context():
-        seed.create_schema(args.reset)
+        if args.create_all:
+            from sqlalchemy import inspect
+
+            if args.reset:
+                db.drop_all()
+            elif inspect(db.engine).has_table("user_account"):
+                raise SystemExit("bench: the database is not empty (pass --reset to wipe it)")
+            db.create_all()
+        else:
+            seed.create_schema(args.reset)
         started = time.perf_counter()
         seeded = seed.seed(people=args.people)
-        print(f"seed: {seeded.demo}; bench rows in {time.perf_counter() - started:.1f} s")
+        print(f"seed: {seeded.demo}; bench rows in {time.perf_counter() - started:.1f} s",
+              flush=True)
 
     hello = Gunicorn("hello", args, env)
-    server = Gunicorn("wsgi", args, env)
+    server = Gunicorn("wsgi", args, env, log=Path(tmp.name) / "app.log")
     results = []
     try:
         hello.wait("/")
         server.wait("/auth/login")
         session = login(server.port, seeded.phone, seeded.password)
-        check = loadgen.request(server.port, "POST", "/code/me/refresh", headers=session)
-        assert check.status == 200 and "svg" in json.loads(check.body), check.status
+        shown = []
+        for _ in range(STATUS_CODES):
+            check = loadgen.request(server.port, "POST", "/code/me/refresh", headers=session)
+            assert check.status == 200 and "svg" in json.loads(check.body), check.status
+            shown.append(json.loads(check.body)["code"])
 
         def measure(port: int, target: Target):
             if args.warmup > 0:
@@ -205,13 +312,20 @@ def main() -> int:
                                     headers=session))
         measure(server.port, Target("code page", "GET", "/code/me",
                                     headers={"Cookie": session["Cookie"]}))
+        # The page's poll: its latest codes, every 2 s per open page (POST, CSRF header).
+        poll_headers = {**session, "Content-Type": "application/x-www-form-urlencoded"}
+        poll_body = urlencode([("c", c) for c in shown])
+        probe = loadgen.request(server.port, "POST", "/code/me/status", poll_body, poll_headers)
+        assert probe.status == 200, (probe.status, probe.text)
+        measure(server.port, Target("status poll", "POST", "/code/me/status",
+                                    headers=poll_headers, body=poll_body))
         with app.app_context():
             pool = seed.live_codes(args.codes)
         api_headers = {"X-API-Key": seeded.api_key, "Content-Type": "application/json"}
         probe = loadgen.request(server.port, "POST", "/api/v1/codes/verify",
                                 json.dumps({"code": pool[0]}), api_headers)
         assert probe.status == 200, (probe.status, probe.text)
-        measure(server.port, Target("POS verify API", "POST", "/api/v1/codes/verify",
+        measure(server.port, Target("POS verify", "POST", "/api/v1/codes/verify",
                                     headers=api_headers,
                                     bodies=[json.dumps({"code": c}) for c in pool]))
         # Settle and cancel consume their state: one token / one settled settlement per
@@ -224,12 +338,12 @@ def main() -> int:
             tokens = seed.settlement_tokens(args.pool)
             to_cancel = seed.settled(args.pool, msgid)
         print(f"pools: {len(tokens)} settlement tokens, {len(to_cancel)} settled settlements"
-              f" in {time.perf_counter() - started:.1f} s")
+              f" in {time.perf_counter() - started:.1f} s", flush=True)
         if args.tool != "python" and shutil.which("wrk"):
             measure(hello.port, Target("hello (python)", "GET", "/"))
         settles = [json.dumps({"msgid": msgid(), "settlement_token": t, "business_type": "02121",
                                "amount_fen": seed.SETTLE_FEN, "items": seed.SETTLE_ITEMS})
-                for t in tokens]
+                   for t in tokens]
         probe = loadgen.request(server.port, "POST", "/api/v1/settlements", settles.pop(),
                                 api_headers)
         assert probe.status == 201, (probe.status, probe.text)
@@ -251,34 +365,22 @@ def main() -> int:
 
     first, last = results[0], results[-1]
     base = (first.rps + last.rps) / 2
-    first.name, last.name = "hello (start)", "hello (end)"
-    print(f"\nhello-world baseline: {first.rps:.0f} req/s at the start, {last.rps:.0f} at the end;"
-          f" ratios use the mean {base:.0f}")
-    print(f"{'endpoint':<16}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'vs hello':>10}"
-          f"{'requests':>10}{'errors':>8}")
     python_base = next((r.rps for r in results if r.name == "hello (python)"), base)
-    for r in results:
-        ratio = r.rps / base if base else 0.0
-        note = ""
-        if r.name == "code refresh":
-            note = f"  target ≥ {REFRESH_TARGET:.0%}  {verdict(ratio >= REFRESH_TARGET)}"
-        if r.name in ("POS settle", "POS cancel"):
-            ratio = r.rps / python_base if python_base else 0.0
-            note = f"  target ≥ {POS_TARGET:.0%}  {verdict(ratio >= POS_TARGET)}"
-            if python_base != base:
-                note += "  (vs hello (python))"
-            if r.ran_out:
-                note += "  (pool used up early: raise --pool)"
-        print(f"{r.name:<16}{r.rps:>10.0f}{r.p50_ms:>9.2f}{r.p99_ms:>9.2f}{ratio:>10.1%}"
-              f"{r.requests:>10}{r.errors:>8}{note}")
+    rows = {}
+    for r in results[1:-1]:
+        if r.name.startswith("hello"):
+            continue
+        against = python_base if r.name in ("POS settle", "POS cancel") else base
+        rows[r.name] = {"rps": r.rps, "p50_ms": r.p50_ms, "p99_ms": r.p99_ms,
+                        "ratio": r.rps / against if against else 0.0, "errors": r.errors,
+                        "requests": r.requests, "ran_out": r.ran_out}
     with app.app_context():
         median, p99 = qr_timing(args.qr_runs)
-    print(f"\nQR SVG (webapp.codes.services.qr_svg, {args.qr_runs} runs): median {median:.3f} ms,"
-          f" p99 {p99:.3f} ms  target ≤ {QR_TARGET_MS:g} ms  {verdict(median <= QR_TARGET_MS)}")
-    if any(r.errors for r in results):
-        print("警告: some requests failed (see the errors column)")
+    print(f"hello-world: {first.rps:.0f} req/s at the start, {last.rps:.0f} at the end"
+          + (f"; python-threads hello {python_base:.0f}" if python_base != base else ""))
     tmp.cleanup()
-    return 0
+    return {"rows": rows, "qr": [median, p99], "hello_rps": base, "tool": tool,
+            "load": [load_start, os.getloadavg()[0]]}
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from typing import Any
 
 from flask import current_app, has_app_context
@@ -38,7 +39,10 @@ def client():
         return None
     app = current_app
     if "paid_status_redis" not in app.extensions:
-        url = app.config.get("PAID_STATUS_REDIS_URL") or app.config.get("REDIS_URL") or ""
+        # PAID_STATUS_REDIS_URL (also when set empty: off), else REDIS_URL (config or env).
+        url = app.config.get("PAID_STATUS_REDIS_URL")
+        if url is None:
+            url = app.config.get("REDIS_URL") or os.environ.get("REDIS_URL", "")
         made = None
         if url:
             import redis
