@@ -8,6 +8,7 @@ import re
 from sqlalchemy import select
 
 from tests import kinship_factories as kf
+from tests.helpers import refused_page
 from tests.test_aid_rules import HAINAN, JIANGSU, ZHEJIANG, accept, add, make_owner, open_group
 from tests.test_codes import login
 from webapp.aid import queries, rules
@@ -49,7 +50,7 @@ def test_open_a_group_through_the_pages(app, client, factory):
     assert client.post("/aid/create").headers["Location"].endswith("/aid/create/notice")
     notice = html(client.get("/aid/create/notice"))
     assert "职工医保个人账户家庭共济告知书" in notice and "最多8名成员" in notice
-    refused = html(client.post("/aid/create/notice", data={}))
+    refused = html(refused_page(client, client.post("/aid/create/notice", data={})))
     assert "请阅读并勾选同意《家庭共济告知书》" in refused
     assert queries.group_of(user.person) is None
     done = client.post("/aid/create/notice", data={"agree": "y"})
@@ -70,7 +71,7 @@ def test_resident_sees_why_not(app, client, factory):
     page = html(client.get("/aid/"))
     assert "仅职工医保参保人可以开通家庭共济" in page and 'href="/aid/create"' not in page
     kf.face_pass(user.person, rules.CREATE_PURPOSE)
-    assert "仅职工医保参保人可以开通家庭共济" in html(client.post("/aid/create"))
+    assert "仅职工医保参保人可以开通家庭共济" in html(refused_page(client, client.post("/aid/create")))
     assert db.session.scalar(select(AidGroup)) is None
 
 
@@ -110,11 +111,11 @@ def test_field_errors_show_on_the_form(app, client, factory):
     open_group(user)
     other = factory.person(name="王小芳", age=8, region=ZHEJIANG)
     login(client, user)
-    page = html(client.post("/aid/members/add", data={"name": "王小芳",
-                                                      "id_number": other.id_number,
-                                                      "relation": "child"}))
+    page = html(refused_page(client, client.post("/aid/members/add", data={
+        "name": "王小芳", "id_number": other.id_number, "relation": "child"})))
     assert "共济成员须在同一省份参保" in page and 'id="id_number-error"' in page
-    page = html(client.post("/aid/members/add", data={"relation": "child"}))
+    page = html(refused_page(client, client.post("/aid/members/add",
+                                                 data={"relation": "child"})))
     assert "请输入亲属的姓名" in page and "请输入亲属的身份证号" in page
 
 
@@ -125,9 +126,8 @@ def test_hainan_form_offers_only_its_relations(app, client, factory):
     form = html(client.get("/aid/members/add"))
     assert 'value="spouse"' in form and 'value="sibling"' not in form
     sister = factory.person(name="王建红", age=30, region=HAINAN, male=False)
-    page = html(client.post("/aid/members/add", data={"name": "王建红",
-                                                      "id_number": sister.id_number,
-                                                      "relation": "sibling"}))
+    page = html(refused_page(client, client.post("/aid/members/add", data={
+        "name": "王建红", "id_number": sister.id_number, "relation": "sibling"})))
     assert "该地区家庭共济不支持该亲属关系" in page
 
 

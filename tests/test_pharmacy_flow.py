@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tests import test_pharmacy_pages as pages
+from tests.helpers import refused_page
 from tests.test_codes import issue, login
 from tests.test_pharmacy_pages import confirm, pending_msgid, presettle, scan, settle
 from tests.test_settlement import assert_ledger_matches_balances, money_snapshot
@@ -81,7 +82,8 @@ def test_confirm_needs_the_patients_confirmation(app, client, factory, counter):
     scan(client, issue(patient).code)
     presettle(client)
     before = money_snapshot()
-    response = client.post("/pharmacy/confirm", data={"msgid": pending_msgid(client)})
+    response = refused_page(client, client.post("/pharmacy/confirm",
+                                                data={"msgid": pending_msgid(client)}))
     assert response.status_code == 200
     assert "请先请患者确认支付明细" in response.get_data(as_text=True)
     assert money_snapshot() == before
@@ -151,7 +153,7 @@ def test_cancel_needs_a_reason(app, client, factory, counter):
     """An empty reason stays on the page with the message; nothing moves."""
     _, path = settled(client, factory)
     before = money_snapshot()
-    response = cancel(client, path, reason="")
+    response = refused_page(client, cancel(client, path, reason=""))
     assert response.status_code == 200 and "请填写撤销原因" in response.get_data(as_text=True)
     assert money_snapshot()[0] == before[0]
 

@@ -176,6 +176,7 @@ def confirm():
                                      pending["items"])
     except DomainError as err:
         return refused(err)
+    restore(form)
     form.msgid.data = pending["msgid"]
     return render_template("pharmacy/confirm.html", form=form, v=checked, split=split,
                            items=pending["items"], pharmacy=pharmacy)
