@@ -31,7 +31,7 @@ def shown_pages(client) -> list[str]:
     return re.findall(r'name="remove" value="([^"]+)"', page)
 
 
-def test_pages_are_added_one_by_one_and_the_binding_names_them_all(client, holder):
+def test_pages_are_added_one_by_one_and_the_binding_names_them_all(client, holder):  # noqa: F811
     r = send(client, [(kf.png_bytes(), "first.png")], upload="1")
     assert r.status_code == 302 and r.headers["Location"].endswith(MATERIAL)
     r = send(client, [(kf.pdf_bytes(), "second.pdf")], upload="1")
@@ -49,7 +49,7 @@ def test_pages_are_added_one_by_one_and_the_binding_names_them_all(client, holde
     assert binding.material_id == pages[0].id and pages[0].set_key == pages[1].set_key
 
 
-def test_a_bad_page_is_refused_and_the_good_ones_stay(client, holder):
+def test_a_bad_page_is_refused_and_the_good_ones_stay(client, holder):  # noqa: F811
     r = send(client, [(kf.png_bytes(), "good.png"), (b"MZ\x90\x00" + b"\x00" * 100, "bad.jpg"),
                       (kf.png_bytes()[:200], "broken.png")])
     assert r.status_code == 303 and r.headers["Location"].endswith(MATERIAL)
@@ -59,7 +59,7 @@ def test_a_bad_page_is_refused_and_the_good_ones_stay(client, holder):
     assert count() == 1 and len(shown_pages(client)) == 1
 
 
-def test_a_page_is_removed_before_going_on(client, holder, app):
+def test_a_page_is_removed_before_going_on(client, holder, app):  # noqa: F811
     send(client, [(kf.png_bytes(), "a.png"), (kf.png_bytes(size=(200, 100)), "b.png")],
          upload="1")
     first, second = shown_pages(client)
@@ -75,7 +75,7 @@ def test_a_page_is_removed_before_going_on(client, holder, app):
     assert binding.material.public_id == second
 
 
-def test_someone_elses_page_cannot_be_removed(client, holder, factory):
+def test_someone_elses_page_cannot_be_removed(client, holder, factory):  # noqa: F811
     send(client, [(kf.png_bytes(), "a.png")], upload="1")
     other = factory.person(name="王五", age=30)
     foreign = KinshipMaterial(owner_person_id=other.id, material_type="hukou",
@@ -89,14 +89,14 @@ def test_someone_elses_page_cannot_be_removed(client, holder, factory):
     assert len(shown_pages(client)) == 1
 
 
-def test_no_more_pages_than_the_table_allows(client, holder):
+def test_no_more_pages_than_the_table_allows(client, holder):  # noqa: F811
     send(client, [(kf.png_bytes(), "a.png"), (kf.png_bytes(), "b.png")], upload="1")
     r = refused_page(client, send(client, [(kf.png_bytes(), "c.png")], upload="1"))
     assert "出生医学证明最多上传2页" in error_text(r)
     assert count() == 2
 
 
-def test_the_step_offers_the_camera_beside_files_and_names_the_pages(client, holder):
+def test_the_step_offers_the_camera_beside_files_and_names_the_pages(client, holder):  # noqa: F811
     page = client.get(MATERIAL).get_data(as_text=True)
     assert 'class="weui-uploader"' in page
     assert re.search(r'type="file" name="file" accept="image/\*" capture="environment"', page)
