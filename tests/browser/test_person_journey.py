@@ -109,6 +109,7 @@ def test_home_avatar_person_page_record_detail(live_server, phone, screenshot):
     expect(strip).to_contain_text("儿子")
     expect(strip).to_contain_text("母亲")
     screenshot(page, "2-family")
+    assert page.evaluate(SMALL_TARGETS, 44) == []
     strip.locator("a", has_text="儿子").click()
 
     expect(page).to_have_url(re.compile(rf"/family/people/{data['son']}$"))
@@ -150,6 +151,7 @@ def test_home_avatar_person_page_record_detail(live_server, phone, screenshot):
     assert_elder_sizes(page)
     screenshot(page, "6b-detail-elder")
     page.goto(base + "/family/")
+    screenshot(page, "2b-family-elder")
     assert page.locator("[data-family-strip]").evaluate(
         "n => [...n.querySelectorAll('a')].every(a => a.getBoundingClientRect().height >= 60)")
     page.goto(base + "/")
