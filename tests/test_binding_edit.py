@@ -280,3 +280,16 @@ def test_nasty_input_never_500s(client, family, value):
     assert client.post(url(b, "/confirm")).status_code in (302, 400)
     segment = value[:50].encode("utf-8", "ignore").decode() or "x"  # a path must encode
     assert client.get(f"/family/members/{segment}/edit").status_code in (400, 404)
+
+
+def test_the_wizard_keeps_the_phone_it_asks_for(factory):
+    from webapp.kinship import services as kinship
+
+    holder = factory.user(name="李华", age=35)
+    child = factory.person(name="李小明", age=8)
+    kf.face_pass(holder.person)
+    done = kinship.complete_binding(
+        holder.person, child.name, child.id_number, "child",
+        kf.material(holder.person, "birth_cert"), holder.person.name, kf.signature_data_url(),
+        Actor(holder), phone="13812345678")
+    assert db.session.get(KinshipBinding, done.binding.id).phone == "13812345678"

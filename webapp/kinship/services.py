@@ -255,8 +255,10 @@ def complete_binding(
     typed_name: str,
     signature_data_url: str,
     actor: Actor,
+    phone: str = "",
 ) -> Completed:
-    """Sign the letter and create the binding in one transaction, re-checking every rule."""
+    """Sign the letter and create the binding in one transaction, re-checking every rule
+    (``phone``: the relative's contact phone as the form checked it, kept on the binding)."""
     rules = rules_for(holder)
     letters.check_typed_name(holder, typed_name)
     letters.signature_png(signature_data_url)
@@ -273,6 +275,7 @@ def complete_binding(
         holder_person_id=holder.id,
         member_person_id=relative.member.id,
         relation=relation,
+        phone=(phone or "")[:20],
         region_code=holder.region_code,
         material_id=material.id,
         letter_id=letter.id,

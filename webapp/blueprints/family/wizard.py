@@ -255,6 +255,7 @@ def add_letter():
             form, kinship.complete_binding, holder(), draft["name"], draft["id_number"],
             draft["relation"], materials.owned(holder(), draft.get("material")),
             form.typed_name.data, form.signature.data or "", current_actor(),
+            phone=draft.get("phone", ""),
         )
         if done is not None:
             clear_draft(discard_material=False)
