@@ -51,6 +51,11 @@ def refused(check, frames, message, actor=ACTOR):
     return err.value
 
 
+def good_images(count: int = 6) -> list[bytes]:
+    """Frames of a face moving a little from one to the next (JPEG)."""
+    return [face_image(fmt="JPEG", shift=12 * i) for i in range(count)]
+
+
 def jpeg(image: Image.Image, quality: int = 85) -> bytes:
     out = io.BytesIO()
     image.save(out, format="JPEG", quality=quality)
@@ -155,7 +160,7 @@ def test_the_same_picture_re_encoded_is_still_the_same(app, factory):
 def test_one_repeated_pair_among_good_frames(app, factory):
     person = factory.person()
     check = face.begin(person, BINDING, "/")
-    images = [face_image(fmt="JPEG", shift=12 * i) for i in range(5)]
+    images = good_images(5)
     images.append(images[1])
     refused(check, live_frames(check, images=images), msg.MSG_SAME_FRAMES)
 
@@ -165,7 +170,7 @@ def test_one_repeated_pair_among_good_frames(app, factory):
 def test_a_blank_frame(app, factory, colour):
     person = factory.person()
     check = face.begin(person, BINDING, "/")
-    images = [face_image(fmt="JPEG", shift=12 * i) for i in range(6)]
+    images = good_images()
     images[3] = blank_image(colour=colour)
     refused(check, live_frames(check, images=images),
             "画面过暗或被遮挡，未检测到人脸，请在光线充足处正对屏幕重试")
@@ -177,7 +182,7 @@ def test_a_blank_frame(app, factory, colour):
 def test_an_undecodable_frame(app, factory, data):
     person = factory.person()
     check = face.begin(person, BINDING, "/")
-    images = [face_image(fmt="JPEG", shift=12 * i) for i in range(6)]
+    images = good_images()
     images[0] = data
     refused(check, live_frames(check, images=images), "采集的画面无法识别，请重新识别")
 
@@ -186,7 +191,7 @@ def test_a_huge_frame_by_size(app, factory):
     person = factory.person()
     side = rules(person).frame_max_side + 1
     check = face.begin(person, BINDING, "/")
-    images = [face_image(fmt="JPEG", shift=12 * i) for i in range(6)]
+    images = good_images()
     images[2] = jpeg(Image.new("RGB", (side, 80), (10, 200, 90)))
     refused(check, live_frames(check, images=images), "采集的画面尺寸或文件过大，请重新识别")
 
@@ -194,7 +199,7 @@ def test_a_huge_frame_by_size(app, factory):
 def test_a_huge_frame_by_bytes(app, factory):
     person = factory.person()
     check = face.begin(person, BINDING, "/")
-    images = [face_image(fmt="JPEG", shift=12 * i) for i in range(6)]
+    images = good_images()
     images[4] = images[4] + b"\x00" * rules(person).frame_max_bytes
     refused(check, live_frames(check, images=images), msg.MSG_FRAME_TOO_LARGE)
 
@@ -202,7 +207,7 @@ def test_a_huge_frame_by_bytes(app, factory):
 def test_a_tiny_frame(app, factory):
     person = factory.person()
     check = face.begin(person, BINDING, "/")
-    images = [face_image(fmt="JPEG", shift=12 * i) for i in range(6)]
+    images = good_images()
     images[5] = face_image(size=(40, 40), fmt="JPEG")
     refused(check, live_frames(check, images=images), "采集的画面太小，请正对屏幕重新识别")
 
@@ -445,3 +450,40 @@ def test_shipped_face_rules(app):
     assert rules_.photo_fallback == ("register", "login")
     assert not set(rules_.photo_fallback) & PHOTO_NEVER
     assert [ACTIONS[a][0] for a in rules_.actions] == ["眨眼", "张嘴", "左转", "右转"]
+
+
+# --- the route with what a broken or hostile client might post -------------------------------
+
+@pytest.mark.parametrize("form", [
+    {"frame_ms": []},
+    {"frame_action": []},
+    {"frame_ms": ["x", "１２", "-5", "9" * 40, "", "1e3"]},
+], ids=["no-times", "no-actions", "bad-times"])
+def test_malformed_frame_fields_are_refused_in_chinese(client, factory, form):
+    user = factory.user()
+    login(client, user)
+    check = face.begin(user.person, BINDING, "/")
+    own(client, check)
+    frames = live_frames(check)
+    data = {"nonce": check.nonce,
+            "frame": [(io.BytesIO(f.data), "f.jpg") for f in frames],
+            "frame_action": [f.action for f in frames],
+            "frame_ms": [str(f.at_ms) for f in frames], **form}
+    response = client.post(f"/face/{check.public_id}", data=data,
+                           headers={"Accept": "application/json"},
+                           content_type="multipart/form-data")
+    assert response.status_code == 422
+    assert response.get_json()["error"] in {msg.MSG_BAD_TIMES, msg.MSG_WRONG_ACTIONS}
+    assert not face.has_pass(user.person, BINDING)
+
+
+def test_undecodable_frames_through_the_route(client, factory):
+    user = factory.user()
+    login(client, user)
+    check = face.begin(user.person, BINDING, "/")
+    own(client, check)
+    frames = [Frame(b"\x00garbage" * (i + 1), f.action, f.at_ms)
+              for i, f in enumerate(live_frames(check))]
+    response = post_live(client, check, frames, json=True)
+    assert response.status_code == 422
+    assert response.get_json()["error"] == "采集的画面无法识别，请重新识别"
