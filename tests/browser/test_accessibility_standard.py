@@ -64,6 +64,7 @@ def seed(app, elder: bool) -> dict:
             "holder": holder.phone, "grandma": grandma.phone, "clerk": clerk.phone,
             "reviewer": reviewer.phone, "token": token, "child": child.public_id,
             "member": member.public_id, "message": note.public_id,
+            "me_person": holder.person.public_id, "son_person": son.public_id,
             "receipt": paid.public_id,
             "pending": pending.public_id, "js_holder": js_holder.phone,
             "daughter_id": daughter.id_number,
@@ -106,6 +107,9 @@ def test_insured_pages(live_server, phone, screenshot, mode):
         "本人医保码": "/code/me",
         "家人医保码": f"/code/{data['child']}",
         "消费记录": "/records/",
+        "结算详情": f"/records/{data['receipt']}",
+        "本人页": f"/family/people/{data['me_person']}",
+        "家人个人页": f"/family/people/{data['son_person']}",
         "消息": "/messages/",
         "消息详情": f"/messages/{data['message']}",
         "我的": "/auth/me",
@@ -115,6 +119,7 @@ def test_insured_pages(live_server, phone, screenshot, mode):
         "添加共济成员": "/aid/members/add",
         "消费明细": "/aid/spending",
         "我加入的共济": "/aid/joined",
+        "共济授权记录": f"/aid/members/{data['member']}/history",
     }, elder, found)
     page.goto(live_server.url + "/code/me")
     screenshot(page, f"{mode}-code")
