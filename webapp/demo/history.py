@@ -161,7 +161,8 @@ def add_relative(c: Cast, holder: str, member: str, relation: str,
                                rules.material_max_bytes, c.actor(holder))
     relative = c.people[member]
     return kinship.complete_binding(person, relative.name, relative.id_number, relation,
-                                    material, person.name, signature(), c.actor(holder))
+                                    material, person.name, signature(), c.actor(holder),
+                                    phone=relative.phone or "")
 
 
 def binding_of(c: Cast, holder: str, member: str) -> KinshipBinding:
