@@ -333,3 +333,12 @@ def test_init_demo_prints_which_login_shows_what(tmp_path, monkeypatch):
         assert db.session.scalar(select(func.count()).select_from(Settlement)) == 10
         db.session.remove()
         db.engine.dispose()
+
+
+def test_demo_logins_carry_the_registration_consents(lived_in):
+    from webapp.accounts import consents, documents
+
+    holder = demo_user("13800000001")
+    accepted = {kind: row.version for kind, row in consents.latest(holder).items()}
+    assert accepted == documents.current_versions()
+    assert consents.outdated(holder) == [] and consents.face_allowed(holder)

@@ -11,6 +11,7 @@ from datetime import date, timedelta
 from sqlalchemy import select
 
 from webapp import clock
+from webapp.accounts import consents, documents
 from webapp.audit import services as audit
 from webapp.audit.services import Actor
 from webapp.extensions import db
@@ -172,6 +173,8 @@ def _ensure_login(person: InsuredPerson, phone: str, result: SeedResult) -> None
     db.session.flush()
     audit.record("account.register", ACTOR, target=user, person=person,
                  detail={"source": "demo"})
+    # As at registration: 用户协议, 隐私政策 and the separate face-data consent, versioned.
+    consents.record(user, documents.current_versions(), ACTOR)
     result.users += 1
 
 
