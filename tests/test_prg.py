@@ -22,7 +22,7 @@ class Case:
     """One form: how to get to it, what bad input to post, what the GET must show."""
 
     url: str
-    data: dict[str, Any]
+    data: dict[str, Any] | Callable[[], dict[str, Any]]  # a callable for a fresh file
     error: str
     kept: tuple[str, ...] = ()
     multipart: bool = False
@@ -73,8 +73,8 @@ CASES = {
                               'value="13812345678"'),
                         setup=lambda c, f, a: wizard(c, f, a, "info")),
     "wizard_material": Case("/family/add/material",
-                            {"material_type": "birth_cert",
-                             "file": (io.BytesIO(b"MZ" + b"\x00" * 64), "x.png")},
+                            lambda: {"material_type": "birth_cert",
+                                     "file": (io.BytesIO(b"MZ" + b"\x00" * 64), "x.png")},
                             "仅支持JPG、PNG或PDF格式的文件", kept=('selected value="birth_cert"',),
                             multipart=True, setup=lambda c, f, a: wizard(c, f, a, "material")),
     "wizard_letter": Case("/family/add/letter", {"typed_name": "李华", "signature": ""},
@@ -104,7 +104,8 @@ def test_a_refused_post_redirects_to_a_get_with_the_error_and_the_input(
     assert case.setup is not None
     case.setup(client, factory, auth)
     kwargs = {"content_type": "multipart/form-data"} if case.multipart else {}
-    r = client.post(case.url, data=case.data, **kwargs)
+    data = case.data() if callable(case.data) else case.data
+    r = client.post(case.url, data=data, **kwargs)
     assert r.status_code == 303, r.get_data(as_text=True)[:300]
     assert r.headers["Location"] == case.url
     shown = client.get(r.headers["Location"])
