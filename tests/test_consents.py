@@ -160,11 +160,11 @@ def test_a_new_privacy_version_is_asked_for_after_login(client, factory, new_pri
     assert "《隐私政策》" in page and "新版本 2026-07" in page and "2026-01" in page
     assert "《用户协议》" not in page  # unchanged documents are not asked again
     # Without the tick: refused, nothing stored, still asked.
-    refused = client.post("/auth/consents", data={"next": "/"}).get_data(as_text=True)
+    refused = client.post("/auth/consents?next=/", data={}).get_data(as_text=True)
     assert consents.MSG_OUTDATED in refused
     assert len(rows_of(user)) == 3
     assert client.get("/records/").status_code == 302
-    done = client.post("/auth/consents", data={"agree": "y", "next": "/"})
+    done = client.post("/auth/consents?next=/", data={"agree": "y"})
     assert done.status_code == 302 and done.headers["Location"] == "/"
     newest = rows_of(user)[-1]
     assert (newest.kind, newest.version) == (PRIVACY, version)

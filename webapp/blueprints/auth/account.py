@@ -72,18 +72,17 @@ def consents_update():
     """协议更新: the documents whose new version the user has not accepted yet."""
     user = current_user._get_current_object()
     form = ConsentUpdateForm()
-    if request.method == "GET":
-        form.next.data = safe_next(request.args.get("next"), "")
+    after = safe_next(request.args.get("next"), url_for("main.index"))
     due = consents.outdated(user)
     if not due and request.method == "GET":
-        return redirect(safe_next(form.next.data, url_for("main.index")))
+        return redirect(after)
     if form.validate_on_submit():
         done = attempt(form, consents.accept_current, user, [d.kind for d in due],
                        current_actor())
         if done is not None:
             session[CONSENTS_OK] = _gate_key()
             flash("已同意更新后的协议", "success")
-            return redirect(safe_next(form.next.data, url_for("main.index")))
+            return redirect(after)
     return render_template("auth/consents_update.html", form=form, due=due,
                            accepted=consents.latest(user))
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, HiddenField, PasswordField
+from wtforms import BooleanField, PasswordField
 from wtforms.validators import DataRequired
 
 from webapp.accounts.closure import MSG_CONFIRM
@@ -14,7 +14,6 @@ class ConsentUpdateForm(FlaskForm):
     """Accept the new versions of the documents listed on the page."""
 
     agree = BooleanField("我已阅读并同意以上更新后的协议", validators=[DataRequired(MSG_OUTDATED)])
-    next = HiddenField()
 
 
 class FaceWithdrawForm(FlaskForm):
