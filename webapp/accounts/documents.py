@@ -55,6 +55,19 @@ def text(kind: str, version: str) -> str:
     return path.read_text(encoding="utf-8")
 
 
+def renewed() -> tuple[str, ...]:
+    """The kinds asked again whose text exists in an earlier version too (only users of
+    those can hold an outdated acceptance; with none, nobody needs asking)."""
+    return _renewed(str(CONTENT), tuple(sorted(current_versions().items())))
+
+
+@lru_cache(maxsize=8)
+def _renewed(content: str, versions: tuple[tuple[str, str], ...]) -> tuple[str, ...]:
+    folder = Path(content)
+    return tuple(kind for kind, version in versions if DOCUMENTS[kind].ask_again and any(
+        p.name != f"{kind}_{version}.md" for p in folder.glob(f"{kind}_*.md")))
+
+
 def exists(kind: str, version: str) -> bool:
     """Whether that version's text is kept."""
     return kind in DOCUMENTS and (CONTENT / f"{kind}_{version}.md").is_file()

@@ -55,7 +55,7 @@ def consent_gate():
     new one before any other page (checked once per session and version set)."""
     if request.blueprint == "api" or request.endpoint in UNGATED or request.endpoint is None:
         return None
-    if request.method != "GET" or not current_user.is_authenticated:
+    if request.method != "GET" or not documents.renewed() or not current_user.is_authenticated:
         return None
     key = _gate_key()
     if session.get(CONSENTS_OK) == key:
