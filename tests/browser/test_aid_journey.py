@@ -113,6 +113,8 @@ def test_owner_opens_adds_invites_and_pays_for_mother(live_server, phone, browse
     mom.fill("#confirm", MOTHER_PASSWORD)
     mom.fill("#name", "李秀英")
     mom.fill("#id_number", data["mother_id"])
+    mom.check("#agree")  # 用户协议 + 隐私政策
+    mom.check("#agree_face")  # the separate face-data consent
     mom.get_by_role("button", name="下一步：人脸识别").click()
     pass_face_check(mom, "注册账号需要验证是本人操作")
     expect(mom).to_have_url(re.compile(r"/i/[\w-]+$"))
