@@ -37,6 +37,9 @@ BUDGETS = {
     # patient and account; the aid seam; the account lock; the settlement, the debit (balance,
     # ledger row), the message, the code's settlement_id; audit; the msgid answer
     "settle": 17,
+    # key, audit, msgid claim (2); the settlement FOR UPDATE; the reconciled-day check; its
+    # payments; the account lock; refund (balance, ledger row); the settlement's new state;
+    # the messages; audit; the msgid answer
     "cancel": 16,
 }
 
