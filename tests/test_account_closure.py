@@ -3,6 +3,7 @@ side), the account closes (login refused), its sessions end, ledger and audit ro
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import func, select
 
 from tests.helpers import binding
@@ -159,3 +160,24 @@ def test_staff_accounts_have_no_closure_page(app, factory):
     staff = factory.staff("pharmacy")
     client = log_in(app, staff.phone)
     assert client.get("/auth/close").status_code == 403
+
+
+def test_codes_issued_before_closing_can_no_longer_be_settled(app, factory):
+    """A 医保码 still on another screen (or verified, its token waiting) dies with the account."""
+    from webapp.codes import services as codes
+    from webapp.codes import settlement
+    from webapp.domain import DomainError
+
+    me = factory.user(name="吴桐", balance_fen=10_000)
+    shop = factory.pharmacy()
+    actor = Actor(user=me, label="test")
+    shown = codes.issue_code(me, codes.ME, actor).code
+    verified = settlement.verify(codes.issue_code(me, codes.ME, actor).code, shop, actor)
+    closure.close_account(me, PASSWORD, True, Actor(label="test"))
+    with pytest.raises(DomainError) as refused:
+        settlement.verify(shown, shop, Actor(label="pos"))
+    assert refused.value.code == "expired"
+    with pytest.raises(DomainError):
+        settlement.settle(verified.token, shop, Actor(label="pos"), 100, "药×1",
+                          msgid=None)
+    assert count(LedgerEntry, kind="payment") == 0

@@ -35,6 +35,7 @@ from webapp.aid.states import OWNER, AidGroupStatus
 from webapp.aid.steps import expire_stale, lock_group
 from webapp.audit import services as audit
 from webapp.audit.services import Actor
+from webapp.codes.services import revoke_issued_by
 from webapp.domain import Conflict, DomainError, Forbidden, command
 from webapp.extensions import db
 from webapp.kinship.lifecycle import end_binding
@@ -138,6 +139,7 @@ def close_account(user: User, password: str, confirmed: bool, actor: Actor) -> C
     user.status = AccountStatus.CLOSED
     user.closed_at = clock.now()
     end_user_sessions(user.get_id())
+    revoke_issued_by(user.id)  # a code on another screen can no longer be settled
     result = ClosureResult(bindings=counts[0], members_removed=counts[1],
                            groups_closed=counts[2], memberships_left=counts[3],
                            told=len(others))

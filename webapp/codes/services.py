@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from typing import cast
 
 from markupsafe import Markup
-from sqlalchemy import Table, delete, insert, select
+from sqlalchemy import Table, delete, insert, or_, select, update
 from sqlalchemy.orm import joinedload
 
 from webapp import clock, qr
@@ -240,6 +240,19 @@ def commit_keeping_loaded() -> None:
         session.commit()
     finally:
         session.expire_on_commit = expire
+
+
+def revoke_issued_by(user_id: int) -> int:
+    """End every unused code (and settlement token) this user issued: 注销账户. Not committed."""
+    now = clock.now()
+    result = db.session.execute(
+        update(InsuranceCode)
+        .where(InsuranceCode.issued_by_user_id == user_id, InsuranceCode.used_at.is_(None),
+               or_(InsuranceCode.expires_at > now, InsuranceCode.token_expires_at > now))
+        .values(expires_at=now, token_expires_at=now),
+        execution_options={"synchronize_session": False},
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def purge_expired(limit: int | None = None, commit: bool = True) -> int:
