@@ -134,6 +134,9 @@ def describe(row: AuditLog) -> Iterator[tuple[str, str]]:
     detail = _detail(row)
     if row.action == "aid.window_changed":
         yield from window_changes(detail)
+    elif row.action == "aid.relation_changed":  # followed an edit of the 亲情账户 binding
+        yield "修改关系", f"{relation_label(detail.get('old', ''))} → " \
+            f"{relation_label(detail.get('new', ''))}"
     elif row.action == "aid.member_removed":
         pending = detail.get("from") == AidMemberStatus.PENDING_CONFIRM.value
         yield ("撤回共济邀请" if pending else "移出共济"), ""

@@ -56,8 +56,9 @@ def _draft(binding: KinshipBinding) -> dict | None:
 
 
 def _page(binding: KinshipBinding, step: int, **context):
+    fixed = None if edit.relation_editable(binding) else edit.reviewed_text(binding)
     return render_template("family/edit.html", b=binding, r=queries.row(binding), step=step,
-                           steps=STEPS, **context)
+                           steps=STEPS, fixed=fixed, in_aid=edit.in_aid(binding), **context)
 
 
 def _refused(binding: KinshipBinding):
@@ -79,14 +80,15 @@ def edit_member(public_id: str):
     form = EditForm(data={"relation": draft.get("relation", binding.relation),
                           "phone": draft.get("phone", binding.phone),
                           "version": draft.get("version", binding.version)})
-    form.relation.choices = select_choices(
-        [(code, relation_label(code)) for code in rules_of(binding).relations])
+    codes = rules_of(binding).relations if edit.relation_editable(binding) else [binding.relation]
+    form.relation.choices = select_choices([(code, relation_label(code)) for code in codes])
     if form.validate_on_submit():
         values = {"relation": form.relation.data or "", "phone": form.phone.data or ""}
         if attempt(form, edit.check_edit, binding, values["phone"], values["relation"]):
             seen = str(form.version.data or "")
+            seen = seen if seen.isascii() and seen.isdigit() else str(binding.version)  # not "²"
             session[DRAFT] = {"user": current_user.get_id(), "binding": binding.public_id,
-                              "version": seen if seen.isdigit() else str(binding.version),
+                              "version": seen,
                               **values}
             return redirect(url_for("family.edit_confirm", public_id=public_id))
     if request.method == "POST":
