@@ -159,6 +159,8 @@ def options() -> argparse.ArgumentParser:
                         help="build the schema from the models (create_all), not the migrations")
     parser.add_argument("--sqlite-only", action="store_true",
                         help="ignore BENCH_DATABASE_URL")
+    parser.add_argument("--seeded", action="store_true",
+                        help="the database is seeded already (bench/scale_report.py's clones)")
     parser.add_argument("--only", metavar="URL", help=argparse.SUPPRESS)  # the child's database
     parser.add_argument("--json", metavar="FILE", help=argparse.SUPPRESS)  # the child's answer
     return parser
@@ -257,7 +259,9 @@ def measure_database(args, url: str) -> dict:
           f" ({args.threads} threads)  负载: {args.connections} connections, "
           f"{args.seconds:g} s each ({tool}); access log: {tmp.name}/app.log", flush=True)
     with app.app_context():
-        if args.create_all:
+        if args.seeded:
+            seeded = seed.existing()
+        elif args.create_all:
             from sqlalchemy import inspect
 
             if args.reset:
@@ -267,10 +271,11 @@ def measure_database(args, url: str) -> dict:
             db.create_all()
         else:
             seed.create_schema(args.reset)
-        started = time.perf_counter()
-        seeded = seed.seed(people=args.people)
-        print(f"seed: {seeded.demo}; bench rows in {time.perf_counter() - started:.1f} s",
-              flush=True)
+        if not args.seeded:
+            started = time.perf_counter()
+            seeded = seed.seed(people=args.people)
+            print(f"seed: {seeded.demo}; bench rows in {time.perf_counter() - started:.1f} s",
+                  flush=True)
 
     hello = Gunicorn("hello", args, env)
     server = Gunicorn("wsgi", args, env, log=Path(tmp.name) / "app.log")

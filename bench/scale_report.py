@@ -132,9 +132,8 @@ def run_once(server, template: str, people: int, run_args: list[str]) -> dict:
     url = db_url(server, name)
     try:
         with tempfile.NamedTemporaryFile(suffix=".json") as out:
-            subprocess.run([sys.executable, str(BENCH / "run.py"), "--seeded", "--json",
-                            out.name, *run_args], env={**os.environ, "BENCH_DATABASE_URL": url},
-                           cwd=str(ROOT), check=True)
+            subprocess.run([sys.executable, str(BENCH / "run.py"), "--seeded", "--only", url,
+                            "--json", out.name, *run_args], cwd=str(ROOT), check=True)
             result = json.loads(Path(out.name).read_text())
         result["purge"] = purge_cost(url, people)
         return result
@@ -168,13 +167,13 @@ def main() -> int:
 
 
 def best(runs: list[dict], name: str) -> dict | None:
-    rows = [r for run in runs for r in run["rows"] if r["name"] == name]
+    rows = [run["rows"][name] for run in runs if name in run["rows"]]
     return max(rows, key=lambda r: r["rps"]) if rows else None
 
 
 def print_table(sizes: list[int], results: dict[int, list[dict]]) -> None:
     small, large = sizes[0], sizes[-1]
-    names = [r["name"] for r in results[small][0]["rows"]]
+    names = list(results[small][0]["rows"])
     print(f"\nscale: load average {os.getloadavg()[0]:.2f}; best of {len(results[small])} run(s)")
     head = "".join(f"{f'{n:,} req/s':>16}{'p50 ms':>8}" for n in sizes)
     print(f"{'endpoint':<18}{head}{'slowdown':>10}")

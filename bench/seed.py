@@ -102,6 +102,15 @@ def seed(people: int = 2000, log=print) -> Seeded:
     return Seeded(PHONE, PASSWORD, raw, demo)
 
 
+def existing() -> Seeded:
+    """The bench logins of a database seeded before (a fresh API key: keys are stored hashed)."""
+    from webapp.api.keys import create_key
+    from webapp.audit.services import Actor
+
+    _, raw = create_key(pharmacy().code, "bench", Actor(label="bench"))
+    return Seeded(PHONE, PASSWORD, raw, "seeded before (template clone)")
+
+
 def live_codes(count: int) -> list[str]:
     """Fresh codes of the bench user and the children (valid for the policy's 90 s)."""
     from webapp.audit.services import Actor
