@@ -17,12 +17,13 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import selectinload
 
 from webapp.aid.queries import my_membership, owner_member
 from webapp.aid.states import AidMemberStatus
 from webapp.extensions import db
 from webapp.masking import mask_name
-from webapp.models import AidMember, AuditLog, InsuredPerson, Invitation, User
+from webapp.models import AidGroup, AidMember, AuditLog, InsuredPerson, Invitation, User
 from webapp.money import yuan
 from webapp.policy import relation_label
 
@@ -70,6 +71,16 @@ def owner_history(owner: InsuredPerson, public_id: str) -> HistoryPage:
 def member_history(person: InsuredPerson, public_id: str) -> HistoryPage:
     """The record of the person's own membership (404 for anyone else)."""
     return page(my_membership(person, public_id), for_owner=False)
+
+
+def past_memberships(person: InsuredPerson) -> list[AidMember]:
+    """Groups the person was in and is no longer (退出 or 移出 after joining), newest end
+    first, with their owners: the 被绑定列表's 已退出的共济, each linking its record."""
+    return list(db.session.scalars(
+        select(AidMember).options(selectinload(AidMember.group).selectinload(AidGroup.owner))
+        .where(AidMember.person_id == person.id, AidMember.joined_at.is_not(None),
+               AidMember.status.in_((AidMemberStatus.LEFT, AidMemberStatus.REMOVED)))
+        .order_by(AidMember.ended_at.desc(), AidMember.id.desc())))
 
 
 def page(member: AidMember, for_owner: bool) -> HistoryPage:

@@ -260,7 +260,8 @@ def member_history(public_id: str):
 def joined():
     """被绑定列表: groups I belong to, whose owner's balance I may use."""
     return render_template("aid/joined.html", rows=queries.joined_rows(me()), form=ActionForm(),
-                           has_group=queries.group_of(me()) is not None)
+                           has_group=queries.group_of(me()) is not None,
+                           past=aid_history.past_memberships(me()), relation_label=relation_label)
 
 
 @bp.route("/joined/<public_id>/leave", methods=["POST"])
