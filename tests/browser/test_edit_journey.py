@@ -112,7 +112,12 @@ def test_aid_history_for_owner_and_member(live_server, phone, screenshot):
 
     other = phone()
     helpers.log_in(other, live_server.url, data["member"])
-    other.goto(f"{live_server.url}/aid/joined/{data['id']}/history")
+    other.goto(f"{live_server.url}/aid/joined")  # she left: 已退出的共济 still opens it
+    past = other.locator("[data-past]")
+    expect(past).to_contain_text("王*国 的家庭共济")
+    screenshot(other, "2a-joined-past")
+    past.get_by_role("link").first.click()
+    expect(other).to_have_url(re.compile(rf"/aid/joined/{data['id']}/history$"))
     expect(other.locator("main")).to_contain_text("退出共济")
     screenshot(other, "2-member")
     assert problems == []

@@ -196,7 +196,8 @@ def test_aid_owner_sees_a_chart_per_member_and_the_share_detail(live_server, pho
     expect(charts.first).to_contain_text("陈*")
     expect(charts.first.locator("svg[data-chart=bars]")).to_be_visible()
     screenshot(page, "spending")
-    page.goto(live_server.url + f"/records/{data['paid']}")
+    page.locator(f"a[data-spending][href$='/records/{data['paid']}']").click()  # the row opens it
+    expect(page).to_have_url(re.compile(rf"/records/{data['paid']}$"))
     main = page.locator("main")
     expect(main).to_contain_text("阿莫西林胶囊")
     expect(main).to_contain_text("（您的账户）")
