@@ -34,6 +34,7 @@ class World:
     users: dict[str, object]
     clients: dict[str, object]
     samples: dict[str, list[str]] = field(default_factory=dict)
+    starts: list[str] = field(default_factory=list)  # pages to crawl besides "/"
 
 
 def login(client, user) -> None:
@@ -57,13 +58,38 @@ def build_world(app: Flask) -> World:
     code = issue(holder).code
     checked = settlement.verify(code, pharmacy, Actor(user=staff))
     settlement.settle(checked.token, pharmacy, Actor(user=staff), 2350, "布洛芬缓释胶囊 1盒")
+    starts = new_rows(holder, child, binding)
     users = {"insured": holder, "pharmacy": staff, "reviewer": reviewer}
     clients = {"anonymous": app.test_client()}
     for role, user in users.items():
         clients[role] = app.test_client()
         login(clients[role], user)
-    return World(users=users, clients=clients,
+    # A face attempt this session began (its page is reached by a POST only).
+    started = clients["insured"].post(f"/family/members/{binding.public_id}/edit/face")
+    starts.append(urlsplit(started.headers.get("Location", "/")).path)
+    return World(users=users, clients=clients, starts=starts,
                  samples={"public_id": [binding.public_id], "subject": [binding.public_id]})
+
+
+def new_rows(holder, child, binding) -> list[str]:
+    """Rows for the routes no link of "/" reaches: a 共济 member each way (their 授权记录), a
+    material on file, an earlier document version; the extra pages the crawl starts from."""
+    from tests import kinship_factories as kf
+    from tests.test_aid_rules import accept, add
+    from webapp.accounts import documents
+
+    member = add(holder.person, child, "child").member
+    elder = factories.user(name="王建国", age=66, region="360102")
+    open_group(elder)
+    joined = accept(add(elder.person, holder.person, "child").member, holder)
+    binding.material_id = kf.material(holder.person, "birth_cert").id
+    kf.face_pass(holder.person, "kinship_edit", count=3)  # 编辑 shows its form
+    db.session.commit()
+    terms = documents.document("terms")
+    return [f"/aid/members/{member.public_id}/history", f"/aid/members/{member.public_id}",
+            f"/aid/joined/{joined.public_id}/history",
+            f"/family/materials/{binding.material.public_id}",
+            f"/auth/documents/terms/{terms.version}"]
 
 
 def routes(app: Flask, method: str = "GET") -> list[Rule]:

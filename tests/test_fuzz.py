@@ -112,7 +112,10 @@ def discover(app, world) -> dict[tuple[str, str], Target]:
             if method in (rule.methods or ()):
                 targets[(rule.rule, method)] = Target(rule, method, query={"page": "1"})
     for role in ROLES:
-        for url, response in crawl(app, world.clients[role], "/", limit=120).items():
+        pages = crawl(app, world.clients[role], "/", limit=120)
+        for start in world.starts:
+            pages.update(crawl(app, world.clients[role], start, limit=20))
+        for url, response in pages.items():
             parts = urlsplit(url)
             rule = matching(app, parts.path)
             if rule is not None and (rule.rule, "GET") in targets:

@@ -55,7 +55,11 @@ def new_set_key() -> str:
 def add_page(owner: InsuredPerson, set_key: str, material_type: str, stream: BinaryIO,
              allowed_types: list[str] | tuple[str, ...], formats: list[str] | tuple[str, ...],
              max_bytes: int, actor: Actor) -> KinshipMaterial:
-    """Check and store one more page of the set (committed, audited); DomainError if refused."""
+    """Check and store one more page of the set (committed, audited); DomainError if refused.
+    The owner's row is locked first (PostgreSQL), so pages added at once cannot pass the
+    table's most between them."""
+    db.session.execute(select(InsuredPerson.id).where(InsuredPerson.id == owner.id)
+                       .with_for_update()).all()
     pages = set_pages(owner, set_key)
     if pages and pages[0].material_type != material_type:
         raise DomainError("您更换了材料类型，请先删除已上传的页面，再上传对应的材料",
