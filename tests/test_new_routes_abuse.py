@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from tests import kinship_factories as kf
 from tests.helpers import login, refused_page, run_concurrently
 from tests.test_binding_edit import family, url  # noqa: F401 - the fixture
+from tests.test_consents import new_privacy  # noqa: F401 - the fixture
 from tests.test_face import live_frames, own, post_live
 from tests.test_material_pages import send, shown_pages
 from tests.test_materials import MATERIAL, count, error_text, holder  # noqa: F401
@@ -165,3 +166,22 @@ def test_a_replayed_face_submission_passes_once(client, attempt):
     face.consume(user.person, FACE)
     db.session.commit()
     assert not face.has_pass(user.person, FACE)  # one pass, not two
+
+
+# --- consents ------------------------------------------------------------------------------
+
+def test_replayed_consent_posts_change_nothing_more(client, factory, new_privacy):  # noqa: F811
+    """协议更新 accepted twice, 人脸信息 withdrawn twice, given twice: one row each time."""
+    from tests.test_consents import registered, rows_of
+
+    user = registered(client, factory)
+    new_privacy()
+    for _ in range(2):
+        assert refused_page(client, client.post("/auth/consents?next=/",
+                                                data={"agree": "y"})).status_code == 302
+    assert len(rows_of(user)) == 4
+    for action, data in (("withdraw", {"w-password": "abc12345"}), ("give", {"g-agree_face": "y"})):
+        answers = [client.post("/auth/face-consent", data={"action": action, **data})
+                   for _ in range(2)]
+        assert all(a.status_code in (200, 302, 303, 409) for a in answers)
+    assert len(rows_of(user)) == 5
