@@ -185,3 +185,14 @@ def test_replayed_consent_posts_change_nothing_more(client, factory, new_privacy
                    for _ in range(2)]
         assert all(a.status_code in (200, 302, 303, 409) for a in answers)
     assert len(rows_of(user)) == 5
+
+
+# --- documents -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("version", ["x" * 300, "..", "2026-01.md", "%00", "2026-01%2F..",
+                                     "２０２６-01"])
+def test_an_odd_document_version_is_404(client, version):
+    """A kind that exists with a version no file has: 404, or 400 for NUL (a long one was an
+    OSError, 500)."""
+    assert client.get(f"/auth/documents/terms/{version}").status_code in (400, 404)
+    assert client.get("/auth/documents/terms/2026-01").status_code == 200

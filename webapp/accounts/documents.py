@@ -10,6 +10,7 @@ marked ``ask_again`` is asked to accept the new one.
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -17,6 +18,9 @@ from pathlib import Path
 from webapp.accounts.states import FACE, PRIVACY, TERMS
 
 CONTENT = Path(__file__).resolve().parent.parent / "content"
+# What a version looks like ("2026-01"): anything else in a URL is no file (and never reaches
+# the file system, where a long one would be an OSError).
+VERSION = re.compile(r"[0-9A-Za-z-]{1,20}")
 
 
 @dataclass(frozen=True)
@@ -70,7 +74,8 @@ def _renewed(content: str, versions: tuple[tuple[str, str], ...]) -> tuple[str, 
 
 def exists(kind: str, version: str) -> bool:
     """Whether that version's text is kept."""
-    return kind in DOCUMENTS and (CONTENT / f"{kind}_{version}.md").is_file()
+    return kind in DOCUMENTS and VERSION.fullmatch(version) is not None and (
+        CONTENT / f"{kind}_{version}.md").is_file()
 
 
 def text_sha256(kind: str, version: str) -> str:
