@@ -143,8 +143,11 @@ class AuthActions:
         self._client = client
 
     def login(self, phone: str, password: str = "Passw0rd!"):
-        """Post the login form."""
-        return self._client.post("/auth/login", data={"phone": phone, "password": password})
+        """Post the login form (a refusal: the page its 303 leads to, as a browser shows it)."""
+        from tests.helpers import refused_page
+
+        response = self._client.post("/auth/login", data={"phone": phone, "password": password})
+        return refused_page(self._client, response)
 
     def logout(self):
         """Post the logout form."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from tests.helpers import binding
+from tests.helpers import binding, refused_page
 from tests.lifecycle_factories import invited, titles
 from tests.test_aid_rules import accept, add, make_owner, open_group
 from webapp.accounts import closure
@@ -73,7 +73,7 @@ def test_closing_ends_every_relation_with_messages_and_keeps_the_records(app, fa
     ledger_before = count(LedgerEntry)
     audit_ids = set(db.session.scalars(select(AuditLog.id)))
 
-    done = client.post("/auth/close", data={"password": PASSWORD, "confirm": "y"})
+    done = refused_page(client, client.post("/auth/close", data={"password": PASSWORD, "confirm": "y"}))
     assert done.status_code == 302 and done.headers["Location"] == "/"
     assert "账户已注销" in client.get("/").get_data(as_text=True)
     db.session.expire_all()
@@ -114,16 +114,18 @@ def test_closing_ends_every_relation_with_messages_and_keeps_the_records(app, fa
 def test_a_closed_account_cannot_log_in_or_register_again(app, factory, client):
     me = factory.user(name="周末")
     closure.close_account(me, PASSWORD, True, Actor(label="test"))
-    refused = client.post("/auth/login", data={"phone": me.phone, "password": PASSWORD})
+    refused = refused_page(client, client.post("/auth/login",
+                                               data={"phone": me.phone, "password": PASSWORD}))
     assert accounts.MSG_ACCOUNT_CLOSED in refused.get_data(as_text=True)
     # A wrong password says nothing about the account's state.
-    wrong = client.post("/auth/login", data={"phone": me.phone, "password": "wrong-0"})
+    wrong = refused_page(client, client.post("/auth/login",
+                                             data={"phone": me.phone, "password": "wrong-0"}))
     assert accounts.MSG_ACCOUNT_CLOSED not in wrong.get_data(as_text=True)
     assert count(AuditLog, action="account.login_closed") == 1
-    again = client.post("/auth/register", data={
+    again = refused_page(client, client.post("/auth/register", data={
         "phone": "13712345678", "password": "abc12345", "confirm": "abc12345",
         "name": me.person.name, "id_number": me.person.id_number, "agree": "y",
-        "agree_face": "y"})
+        "agree_face": "y"}))
     assert accounts.MSG_PERSON_CLOSED in again.get_data(as_text=True)
 
 
@@ -131,9 +133,9 @@ def test_wrong_password_or_no_confirmation_changes_nothing(app, factory):
     f = family(factory)
     client = log_in(app, f["me"].phone)
     open_before = count(KinshipBinding, status=BindingStatus.ACTIVE)
-    wrong = client.post("/auth/close", data={"password": "nope-123", "confirm": "y"})
+    wrong = refused_page(client, client.post("/auth/close", data={"password": "nope-123", "confirm": "y"}))
     assert closure.MSG_WRONG_PASSWORD in wrong.get_data(as_text=True)
-    unticked = client.post("/auth/close", data={"password": PASSWORD})
+    unticked = refused_page(client, client.post("/auth/close", data={"password": PASSWORD}))
     assert closure.MSG_CONFIRM in unticked.get_data(as_text=True)
     db.session.expire_all()
     assert count(KinshipBinding, status=BindingStatus.ACTIVE) == open_before
@@ -147,11 +149,11 @@ def test_a_replayed_close_post_does_nothing_more(app, factory):
     me = factory.user(name="吴重放")
     client = log_in(app, me.phone)
     cookie = client.get_cookie("session").value
-    assert client.post("/auth/close", data={"password": PASSWORD, "confirm": "y"}).status_code \
+    assert refused_page(client, client.post("/auth/close", data={"password": PASSWORD, "confirm": "y"})).status_code \
         == 302
     replay = app.test_client()
     replay.set_cookie("session", cookie)
-    again = replay.post("/auth/close", data={"password": PASSWORD, "confirm": "y"})
+    again = refused_page(replay, replay.post("/auth/close", data={"password": PASSWORD, "confirm": "y"}))
     assert again.status_code == 302 and again.headers["Location"].startswith("/auth/login")
     assert count(AuditLog, action="account.closed") == 1
 

@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
+from tests.helpers import refused_page
 from tests.test_face import blank_image, face_image
 from webapp import clock
 from webapp.accounts import services as accounts
@@ -60,7 +61,7 @@ def post_face(client, check: FaceCheck, image: bytes):
 
 def register_through(client, person, image: bytes | None = None, **overrides):
     """Step 1, the face check, then the completion; returns the last response."""
-    first = client.post("/auth/register", data=form_for(person, **overrides))
+    first = refused_page(client, client.post("/auth/register", data=form_for(person, **overrides)))
     assert first.status_code == 302, first.get_data(as_text=True)
     assert first.headers["Location"].startswith("/face/")
     check = latest_check(person)
@@ -101,7 +102,7 @@ def test_register_keeps_a_safe_next(client, factory):
     person = factory.person()
     client.get("/auth/register?next=/family/")
     data = form_for(person, next="/family/")
-    first = client.post("/auth/register", data=data)
+    first = refused_page(client, client.post("/auth/register", data=data))
     check = latest_check(person)
     post_face(client, check, face_image())
     done = client.get("/auth/register/complete")
@@ -132,7 +133,7 @@ ID_NOT_IN_REGISTRY = make_id_number("110101", clock.today().replace(year=1980), 
 )
 def test_registration_refusals(client, factory, overrides, message):
     person = factory.person(name="张三")
-    response = client.post("/auth/register", data=form_for(person, **overrides))
+    response = refused_page(client, client.post("/auth/register", data=form_for(person, **overrides)))
     assert response.status_code == 200
     assert message in response.get_data(as_text=True)
     assert users() == 0
@@ -142,7 +143,7 @@ def test_registration_refusals(client, factory, overrides, message):
 def test_refused_when_the_person_has_an_account(client, factory):
     person = factory.person()
     factory.user(person)
-    response = client.post("/auth/register", data=form_for(person, phone="13700000000"))
+    response = refused_page(client, client.post("/auth/register", data=form_for(person, phone="13700000000")))
     assert "该身份证号已注册，请直接登录" in response.get_data(as_text=True)
     assert users() == 1
     assert db.session.scalar(select(func.count(FaceCheck.id))) == 0
@@ -151,7 +152,7 @@ def test_refused_when_the_person_has_an_account(client, factory):
 def test_refused_when_the_phone_is_taken(client, factory):
     taken = factory.user()
     person = factory.person(name="李四")
-    response = client.post("/auth/register", data=form_for(person, phone=taken.phone))
+    response = refused_page(client, client.post("/auth/register", data=form_for(person, phone=taken.phone)))
     assert "该手机号已被注册" in response.get_data(as_text=True)
     assert users() == 1
 
@@ -195,7 +196,7 @@ def test_complete_without_pending_registration(client):
 
 def test_pending_registration_expires(client, factory):
     person = factory.person()
-    client.post("/auth/register", data=form_for(person))
+    refused_page(client, client.post("/auth/register", data=form_for(person)))
     post_face(client, latest_check(person), face_image())
     clock.shift(timedelta(hours=1))
     response = client.get("/auth/register/complete")
@@ -205,7 +206,7 @@ def test_pending_registration_expires(client, factory):
 
 def test_phone_taken_while_face_checking(client, factory):
     person = factory.person()
-    client.post("/auth/register", data=form_for(person))
+    refused_page(client, client.post("/auth/register", data=form_for(person)))
     post_face(client, latest_check(person), face_image())
     factory.user(factory.person(name="王五", phone="13812345678"))
     response = client.get("/auth/register/complete")
@@ -295,15 +296,17 @@ def test_login_rate_limit_per_ip(client, factory, app, auth):
 def test_login_rate_limit_per_phone_across_ips(app, factory):
     user = factory.user()
     for i in range(5):
-        response = app.test_client().post(
+        c = app.test_client()
+        response = refused_page(c, c.post(
             "/auth/login", data={"phone": user.phone, "password": "wrong-pass1"},
             environ_base={"REMOTE_ADDR": f"10.0.1.{i}"},
-        )
+        ))
         assert response.status_code == 200
-    sixth = app.test_client().post(
+    c = app.test_client()
+    sixth = refused_page(c, c.post(
         "/auth/login", data={"phone": user.phone, "password": "wrong-pass1"},
         environ_base={"REMOTE_ADDR": "10.0.1.99"},
-    )
+    ))
     assert sixth.status_code == 429
 
 

@@ -10,6 +10,7 @@ import shutil
 import pytest
 from sqlalchemy import func, select
 
+from tests.helpers import refused_page
 from tests.test_accounts import form_for, register_through
 from webapp.accounts import consents, documents
 from webapp.accounts import services as accounts
@@ -39,15 +40,17 @@ def test_registration_without_the_face_data_consent_is_refused(client, factory):
     person = factory.person(name="赵小红", male=False)
     data = form_for(person)
     del data["agree_face"]
-    response = client.post("/auth/register", data=data)
+    response = refused_page(client, client.post("/auth/register", data=data))
     html = response.get_data(as_text=True)
     assert response.status_code == 200
     assert consents.MSG_AGREE_FACE in html
     # Nothing was written: no face check begun, no account, no consent.
     assert (count(User), count(FaceCheck), count(Consent)) == (0, 0, 0)
-    # Nothing typed is lost: phone, passwords, name, ID number and the other tick stay.
-    for value in ("13812345678", "abc12345", person.name, person.id_number):
+    # Nothing typed is lost: phone, name, ID number and the other tick stay; the passwords are
+    # asked for again (the refusal goes POST → 303 → GET, and passwords are never kept).
+    for value in ("13812345678", person.name, person.id_number):
         assert f'value="{value}"' in html
+    assert 'value="abc12345"' not in html
     assert re.search(r'<input checked id="agree" name="agree"', html)
     face_box = re.search(r'<input[^>]*id="agree_face"[^>]*>', html).group(0)
     assert "checked" not in face_box and 'aria-invalid="true"' in face_box
@@ -57,7 +60,7 @@ def test_registration_without_the_agreement_is_refused(client, factory):
     person = factory.person()
     data = form_for(person)
     del data["agree"]
-    html = client.post("/auth/register", data=data).get_data(as_text=True)
+    html = refused_page(client, client.post("/auth/register", data=data)).get_data(as_text=True)
     assert consents.MSG_AGREE in html
     assert (count(User), count(FaceCheck)) == (0, 0)
     assert f'value="{person.id_number}"' in html
@@ -160,11 +163,11 @@ def test_a_new_privacy_version_is_asked_for_after_login(client, factory, new_pri
     assert "《隐私政策》" in page and "新版本 2026-07" in page and "2026-01" in page
     assert "《用户协议》" not in page  # unchanged documents are not asked again
     # Without the tick: refused, nothing stored, still asked.
-    refused = client.post("/auth/consents?next=/", data={}).get_data(as_text=True)
+    refused = refused_page(client, client.post("/auth/consents?next=/", data={})).get_data(as_text=True)
     assert consents.MSG_OUTDATED in refused
     assert len(rows_of(user)) == 3
     assert client.get("/records/").status_code == 302
-    done = client.post("/auth/consents?next=/", data={"agree": "y"})
+    done = refused_page(client, client.post("/auth/consents?next=/", data={"agree": "y"}))
     assert done.status_code == 302 and done.headers["Location"] == "/"
     newest = rows_of(user)[-1]
     assert (newest.kind, newest.version) == (PRIVACY, version)
@@ -192,7 +195,7 @@ def test_accounts_without_recorded_consents_are_not_stopped(client, factory, aut
 
 def test_a_registration_filled_under_the_old_version_asks_again(client, factory, monkeypatch):
     person = factory.person()
-    first = client.post("/auth/register", data=form_for(person))
+    first = refused_page(client, client.post("/auth/register", data=form_for(person)))
     assert first.status_code == 302
     monkeypatch.setitem(documents.DOCUMENTS, FACE, Document(FACE, "人脸信息处理规则", "2026-09"))
     _, pending = accounts.prepare_registration(
@@ -211,11 +214,11 @@ def test_withdrawing_face_consent_needs_the_password_and_can_be_given_again(clie
     user = registered(client, factory)
     page = client.get("/auth/face-consent").get_data(as_text=True)
     assert "撤回同意意味着什么" in page and "已授权" in page
-    wrong = client.post("/auth/face-consent", data={"action": "withdraw", "w-password": "nope"})
+    wrong = refused_page(client, client.post("/auth/face-consent", data={"action": "withdraw", "w-password": "nope"}))
     assert consents.MSG_WRONG_PASSWORD in wrong.get_data(as_text=True)
     assert consents.face_allowed(user)
-    ok = client.post("/auth/face-consent",
-                     data={"action": "withdraw", "w-password": "abc12345"})
+    ok = refused_page(client, client.post("/auth/face-consent",
+                     data={"action": "withdraw", "w-password": "abc12345"}))
     assert ok.status_code == 302
     assert not consents.face_allowed(user)
     face_row = [r for r in rows_of(user) if r.kind == FACE][-1]
@@ -229,7 +232,7 @@ def test_withdrawing_face_consent_needs_the_password_and_can_be_given_again(clie
     assert stopped.status_code == 302 and stopped.headers["Location"] == "/auth/face-consent"
     assert count(FaceCheck) == checks
     assert consents.MSG_FACE_NEEDED in client.get("/auth/face-consent").get_data(as_text=True)
-    again = client.post("/auth/face-consent", data={"action": "give", "g-agree_face": "y"})
+    again = refused_page(client, client.post("/auth/face-consent", data={"action": "give", "g-agree_face": "y"}))
     assert again.status_code == 302
     assert consents.face_allowed(user)
     assert client.post("/aid/create").headers["Location"].startswith("/face/")

@@ -267,7 +267,7 @@ def test_metrics_count_failed_logins_and_latency_per_route(client):
     labels = {"method": "POST", "route": "/auth/login"}
     assert REGISTRY.get_sample_value("webapp_request_duration_seconds_count", labels) >= 1
     assert REGISTRY.get_sample_value("webapp_requests_total",
-                                     {**labels, "status": "200"}) >= 1
+                                     {**labels, "status": "303"}) >= 1  # POST → 303 → GET
     body = client.get("/metrics").get_data(as_text=True)
     assert 'webapp_request_duration_seconds_bucket{le="0.1",method="POST",route="/auth/login"}' \
         in body

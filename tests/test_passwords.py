@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
+from tests.helpers import refused_page
 from webapp import clock
 from webapp.accounts.models import SmsCode
 from webapp.extensions import db
@@ -43,8 +44,8 @@ def flashes(client) -> list[str]:
 
 
 def reset(client, phone, code, password=NEW, confirm=None):
-    return client.post("/auth/password/forgot", data={
-        "phone": phone, "code": code, "password": password, "confirm": confirm or password})
+    return refused_page(client, client.post("/auth/password/forgot", data={
+        "phone": phone, "code": code, "password": password, "confirm": confirm or password}))
 
 
 class RecordingSender:
@@ -200,10 +201,10 @@ def test_change_password_with_the_sms_code(client, factory, auth):
     r = client.post("/auth/password/change/code")
     assert r.status_code == 302 and "验证码已发送至您的手机，请查收短信" in flashes(client)
     code = latest_code(user.phone)
-    bad = client.post("/auth/password/change",
-                      data={"code": "99999x", "password": NEW, "confirm": NEW})
+    bad = refused_page(client, client.post("/auth/password/change",
+                      data={"code": "99999x", "password": NEW, "confirm": NEW}))
     assert "验证码错误或已失效" in bad.get_data(as_text=True)
-    r = client.post("/auth/password/change", data={"code": code, "password": NEW, "confirm": NEW})
+    r = refused_page(client, client.post("/auth/password/change", data={"code": code, "password": NEW, "confirm": NEW}))
     assert r.status_code == 302
     assert "密码已修改，其他设备上的登录已退出" in client.get("/auth/me").get_data(as_text=True)
     db.session.expire_all()
@@ -216,8 +217,8 @@ def test_codes_of_one_purpose_do_not_open_another(client, factory, auth):
     client.post("/auth/password/forgot/code", data={"phone": user.phone})
     reset_code = latest_code(user.phone)
     auth.login(user.phone)
-    r = client.post("/auth/password/change",
-                    data={"code": reset_code, "password": NEW, "confirm": NEW})
+    r = refused_page(client, client.post("/auth/password/change",
+                    data={"code": reset_code, "password": NEW, "confirm": NEW}))
     assert "验证码错误或已失效" in r.get_data(as_text=True)
 
 

@@ -135,6 +135,9 @@ def register_request_hooks(app: Flask) -> None:
     from webapp.assets import init_assets
 
     init_assets(app)  # fingerprinted static URLs, their caching, compression
+    from webapp.prg import init_prg
+
+    init_prg(app)  # a POST refused with an error page shows it on the GET after a 303
 
 
 def register_template_helpers(app: Flask) -> None:

@@ -21,7 +21,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import redirect, request, session
+from flask import g, redirect, request, session
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
@@ -56,13 +56,16 @@ def form_errors(form: Any) -> tuple[dict[str, list[str]], list[str]]:
     return fields, whole
 
 
-def retry(form: Any, target: str | None = None, skip: tuple[str, ...] = ()) -> Response:
+def retry(form: Any, target: str | None = None, skip: tuple[str, ...] = (),
+          status: int | None = None) -> Response:
     """Keep the values and errors for the page's GET (``target``, default this page) and
-    redirect there (303 See Other)."""
+    redirect there (303 See Other). ``status``: what that GET answers with (e.g. 429 for a
+    refusal by a limit), read by the view through ``status()``."""
     url = target or request.full_path.rstrip("?")
     fields, whole = form_errors(form)
     session[KEY] = {"path": urlsplit(url).path, "data": kept_values(form, skip),
-                    "errors": fields, "form_errors": whole}
+                    "errors": fields, "form_errors": whole, "status": status,
+                    "prefix": getattr(form, "_prefix", "")}
     return redirect(url, 303)
 
 
@@ -74,25 +77,70 @@ def pending(path: str | None = None) -> dict | None:
     return None
 
 
-def restore(form: Any) -> bool:
-    """On a GET after ``retry``: the form refilled with its values and errors (True), once."""
+def restore(*forms: Any) -> bool:
+    """On a GET after ``retry``: the form refilled with its values and errors (True), once.
+    With several forms on one page (each with its own prefix), the one that was posted gets
+    them back (fields are matched by their full name, prefix included)."""
     saved = pending() if request.method == "GET" else None
     if saved is None:
         return False
     session.pop(KEY, None)
+    g.prg_status = saved.get("status")
     values = saved.get("data") or {}
+    errors = saved.get("errors") or {}
     formdata = MultiDict([(k, v) for k, vs in values.items() for v in vs])
-    for name in values:
-        if name in form._fields:
-            form[name].process(formdata)
-    for name, errors in (saved.get("errors") or {}).items():
-        if name in form._fields:
-            form[name].errors = list(errors)
-    form.form_errors = list(saved.get("form_errors") or [])
+    prefix = saved.get("prefix") or ""
+    for form in forms:
+        if len(forms) > 1 and getattr(form, "_prefix", "") != prefix:
+            continue
+        by_name = {field.name: field for field in form}
+        for name in values:
+            if name in by_name:
+                by_name[name].process(formdata)
+        for name, messages in errors.items():
+            if name in by_name:
+                by_name[name].errors = list(messages)
+        form.form_errors = list(saved.get("form_errors") or [])
     return True
 
 
-def refused(form: Any, message: str, target: str | None = None) -> Response:
+def status(default: int = 200) -> int:
+    """The status the page's GET answers with: the one ``retry`` was given, else ``default``."""
+    return g.get("prg_status") or default
+
+
+def refused(form: Any, message: str, target: str | None = None,
+            status: int | None = None) -> Response:
     """``retry`` with one form-wide message (a refusal that belongs to no field)."""
     form.form_errors.append(message)
-    return retry(form, target)
+    return retry(form, target, status=status)
+
+
+# --- refusals that are whole pages ------------------------------------------------------------
+
+ERROR_KEY = "_prg_error"
+
+
+def error_page(status: int, message: str | None = None, target: str | None = None) -> Response:
+    """A POST refused with an error page (404, 409, 429 …): the page is shown by the GET of
+    ``target`` (default: this path), once, with the same status, after a 303, so that browser
+    back or reload never re-sends the POST."""
+    url = target or request.full_path.rstrip("?")
+    session[ERROR_KEY] = {"path": urlsplit(url).path, "status": status, "message": message}
+    return redirect(url, 303)
+
+
+def _pending_error():
+    """Before a GET: the error page a refused POST left for this path (once)."""
+    saved = session.get(ERROR_KEY) if request.method == "GET" else None
+    if not isinstance(saved, dict) or saved.get("path") != request.path:
+        return None
+    session.pop(ERROR_KEY, None)
+    from webapp.errors import render_error
+
+    return render_error(int(saved.get("status") or 400), saved.get("message"))
+
+
+def init_prg(app: Any) -> None:
+    """The hook that shows an ``error_page`` on its GET."""
+    app.before_request(_pending_error)

@@ -175,3 +175,34 @@ def test_mark_all_read_answers(live_server, phone, screenshot):
     screenshot(page, "5-all-read")
     page.get_by_role("button", name="全部已读").click()
     expect(page.locator(".app-toast")).to_contain_text("没有未读消息")
+
+
+def test_login_refused_then_back_and_reload_send_no_post(live_server, phone, screenshot):
+    """A wrong password: POST → 303 → the login page by GET (the message and the phone kept,
+    the password not); browser back, reload and forward then send GETs only."""
+    data = seed(live_server.app)
+    page = phone()
+    problems = watch(page)
+    sent = requests_of(page)
+    page.goto(live_server.url + "/")
+    page.goto(live_server.url + "/auth/login")
+    page.fill("#phone", data["phone"])
+    page.fill("#password", "wrong-pass1")
+    page.get_by_role("button", name="登录").click()
+    expect(page.get_by_text("手机号或密码错误")).to_be_visible()
+    expect(page).to_have_url(re.compile(r"/auth/login$"))
+    expect(page.locator("#phone")).to_have_value(data["phone"])
+    expect(page.locator("#password")).to_have_value("")
+    assert [m for m, p in sent if p.startswith("/auth/login")] == ["GET", "POST", "GET"], sent
+    screenshot(page, "4-login-refused")
+    before = len(sent)
+    response = page.reload()
+    assert response is not None and response.request.method == "GET" and response.ok
+    response = page.go_back()
+    assert response is not None and response.request.method == "GET" and response.ok
+    expect(page.locator("#password")).to_be_visible()
+    response = page.go_forward()
+    assert response is not None and response.request.method == "GET" and response.ok
+    assert sent[before:] and all(method == "GET" for method, _ in sent[before:]), sent[before:]
+    screenshot(page, "5-login-after-back")
+    assert problems == [], problems

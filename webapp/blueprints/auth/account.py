@@ -17,6 +17,7 @@ from webapp.blueprints.auth.account_forms import (
 )
 from webapp.extensions import limiter
 from webapp.kinship.letters import blocks
+from webapp.prg import restore, retry
 from webapp.web import attempt, current_actor, safe_next
 
 # Session key: "<user>|<versions>" once the user is known to have accepted the current texts.
@@ -76,6 +77,7 @@ def consents_update():
     due = consents.outdated(user)
     if not due and request.method == "GET":
         return redirect(after)
+    restore(form)
     if form.validate_on_submit():
         done = attempt(form, consents.accept_current, user, [d.kind for d in due],
                        current_actor())
@@ -83,6 +85,8 @@ def consents_update():
             session[CONSENTS_OK] = _gate_key()
             flash("已同意更新后的协议", "success")
             return redirect(after)
+    if request.method == "POST":
+        return retry(form)
     return render_template("auth/consents_update.html", form=form, due=due,
                            accepted=consents.latest(user))
 
@@ -105,6 +109,8 @@ def face_consent():
             if attempt(give, consents.give_face, user, current_actor()) is not None:
                 flash("已同意人脸信息处理规则", "success")
                 return redirect(url_for("auth.face_consent"))
+        return retry(give if request.form.get("action") == "give" else withdraw)
+    restore(withdraw, give)
     withdraw.password.data = ""
     return render_template("auth/face_consent.html", withdraw=withdraw, give=give,
                            row=consents.latest(user).get(FACE), doc=documents.document(FACE),
@@ -122,6 +128,7 @@ def close_account():
     if user.person is None:
         abort(403)
     form = CloseAccountForm()
+    restore(form)
     if form.validate_on_submit():
         result = attempt(form, closure.close_account, user, form.password.data,
                          form.confirm.data, current_actor())
@@ -131,6 +138,8 @@ def close_account():
             flash("账户已注销。相关绑定和家庭共济已解除，对方已收到消息；结算和操作记录依法保存。",
                   "success")
             return redirect(url_for("main.index"))
+    if request.method == "POST":
+        return retry(form)
     form.password.data = ""
     return render_template("auth/close_account.html", form=form,
                            sections=closure_sections(closure_preview(user.person)))

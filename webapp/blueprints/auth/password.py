@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import abort, current_app, flash, redirect, render_template, session, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required
 
 from webapp.accounts import passwords
@@ -11,6 +11,7 @@ from webapp.blueprints.auth.password_forms import ChangePasswordForm, ForgotForm
 from webapp.domain import DomainError
 from webapp.extensions import limiter
 from webapp.forms import ActionForm
+from webapp.prg import restore, retry
 from webapp.sessions import current_sid_hash
 from webapp.sms import outbox
 from webapp.web import attempt, current_actor
@@ -32,6 +33,7 @@ def forgot_password():
     form = ResetForm()
     if not form.is_submitted():
         form.phone.data = session.get(RESET_PHONE_KEY) or None
+        restore(form)
     elif form.validate():
         user = attempt(form, passwords.reset_password, form.phone.data, form.code.data,
                        form.password.data, current_actor())
@@ -39,6 +41,8 @@ def forgot_password():
             session.pop(RESET_PHONE_KEY, None)
             flash("密码已重置，请使用新密码登录", "success")
             return redirect(url_for("auth.login"))
+    if request.method == "POST":
+        return retry(form)
     return render_template("auth/forgot_password.html", form=form,
                            sent=bool(session.get(RESET_PHONE_KEY)))
 
@@ -69,11 +73,14 @@ def forgot_password_code():
 def change_password():
     """修改密码 with the code texted to one's own phone; other devices are logged out."""
     form = ChangePasswordForm()
+    restore(form)
     if form.validate_on_submit():
         done = attempt(form, _change, form)
         if done:
             flash("密码已修改，其他设备上的登录已退出", "success")
             return redirect(url_for("auth.me"))
+    if request.method == "POST":
+        return retry(form)
     return render_template("auth/change_password.html", form=form)
 
 

@@ -26,6 +26,8 @@ from webapp.blueprints.auth.password_forms import CodeLoginForm, SendLoginCodeFo
 from webapp.blueprints.face import start_face_check
 from webapp.domain import DomainError
 from webapp.extensions import limiter
+from webapp.prg import error_page, refused, restore, retry
+from webapp.prg import status as prg_status
 from webapp.web import attempt, current_actor, safe_next
 
 PENDING_KEY = "pending_registration"
@@ -62,6 +64,7 @@ def register():
     form = RegisterForm()
     if request.method == "GET":
         form.next.data = safe_next(request.args.get("next"), "")
+        restore(form)
     if form.validate_on_submit():
         prepared = attempt(
             form,
@@ -81,6 +84,8 @@ def register():
                 "next": safe_next(form.next.data, ""),
             }
             return start_face_check(person, FACE_PURPOSE, url_for("auth.register_complete"))
+    if request.method == "POST":
+        return retry(form)
     return render_template("auth/register.html", form=form)
 
 
@@ -145,32 +150,33 @@ def login():
     if current_user.is_authenticated and request.method == "GET":
         return redirect(safe_next(request.args.get("next"), _target()))
     form = CodeLoginForm()
-    status = 200
     if request.method == "GET":
         form.next.data = safe_next(request.args.get("next"), "")
         form.phone.data = session.get(LOGIN_PHONE_KEY) or None
+        restore(form)
     if form.validate_on_submit():
         try:
             user = accounts.authenticate(form.phone.data, form.password.data, current_actor(),
                                          code=form.code.data)
         except DomainError as err:
-            if err.code == "address_limited":
-                abort(429)
             if err.code in ("second_factor", "code_needed"):
                 session[LOGIN_PHONE_KEY] = accounts.normalise_phone(form.phone.data)
-                status = 429 if err.code == "second_factor" else 200
-            form.form_errors.append(err.message)
-        else:
-            session.pop(PENDING_KEY, None)
-            session.pop(LOGIN_PHONE_KEY, None)
-            login_user(user)
-            return redirect(safe_next(form.next.data, _target()))
+            if err.code == "address_limited":  # the address waits: the 429 page, on a GET
+                return error_page(429)
+            # The second factor keeps its 429, answered by the GET the refusal redirects to.
+            return refused(form, err.message, status=429 if err.code == "second_factor" else None)
+        session.pop(PENDING_KEY, None)
+        session.pop(LOGIN_PHONE_KEY, None)
+        login_user(user)
+        return redirect(safe_next(form.next.data, _target()))
+    if request.method == "POST":
+        return retry(form)
     form.password.data = ""
     form.code.data = ""
     show_code = bool(session.get(LOGIN_PHONE_KEY)) and (
         session.get(LOGIN_PHONE_KEY) == accounts.normalise_phone(form.phone.data or "")
     )
-    return render_template("auth/login.html", form=form, show_code=show_code), status
+    return render_template("auth/login.html", form=form, show_code=show_code), prg_status()
 
 
 @bp.route("/login/code", methods=["POST"])

@@ -14,6 +14,7 @@ from webapp.face import services as face
 from webapp.face.notices import MSG_NOT_FOUND
 from webapp.face.states import FaceResult
 from webapp.models import FaceCheck
+from webapp.prg import restore, retry
 from webapp.units import duration_text, size_text
 from webapp.web import current_actor, safe_next
 
@@ -72,6 +73,9 @@ def check(public_id: str):
     if challenge.result != FaceResult.PENDING or face.is_expired(challenge):
         fresh = restart(challenge)
         return redirect(url_for("face.check", public_id=fresh.public_id))
+    form = FaceForm(formdata=None)
+    if restore(form):  # the refusal of the attempt before this one (POST → 303 → here)
+        return page(challenge, form=form, error=" ".join(form.form_errors) or None)
     return page(challenge)
 
 
@@ -102,5 +106,6 @@ def submit(public_id: str):
                 nonce=fresh.nonce,
                 steps=liveness.steps(face.actions_of(fresh)),
             ), 422
-        return page(fresh, form=form, error=err.message)
+        form.form_errors.append(err.message)
+        return retry(form, url_for("face.check", public_id=fresh.public_id))
     return passed(challenge)

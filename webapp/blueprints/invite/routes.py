@@ -12,7 +12,7 @@ own page (404/410/403) and change nothing.
 
 from __future__ import annotations
 
-from flask import current_app, redirect, render_template, request, url_for
+from flask import current_app, redirect, render_template, request, session, url_for
 from flask_login import current_user
 
 from webapp.blueprints.auth.forms import LogoutForm
@@ -43,6 +43,29 @@ def refusal(err: DomainError, inv: Invitation | None = None):
         "invite/problem.html", code=code, refusal=page, message=err.message,
         hint=page.hint_for(mask_name(inviter.name) if inviter else None),
         logout_form=LogoutForm() if code in notices.OFFERS_LOGOUT else None), err.status
+
+
+REFUSAL_KEY = "_invite_refusal"
+
+
+def refused_post(err: DomainError, public_id: str):
+    """A refused accept / confirm / decline: the same refusal page, shown by the invitation's
+    GET after a 303 (with the refusal's status), so that browser back never re-sends it."""
+    target = url_for("invite.view", public_id=public_id)
+    session[REFUSAL_KEY] = {"path": target, "code": err.code, "message": err.message,
+                            "status": err.status}
+    return redirect(target, 303)
+
+
+def kept_refusal(public_id: str):
+    """The refusal a POST left for this invitation's page (once), or None."""
+    saved = session.get(REFUSAL_KEY)
+    if not isinstance(saved, dict) or saved.get("path") != request.path:
+        return None
+    session.pop(REFUSAL_KEY, None)
+    err = DomainError(str(saved.get("message") or ""), code=str(saved.get("code") or "unknown"))
+    err.status = int(saved.get("status") or 400)
+    return refusal(err, invitations.get(public_id) if err.code != "unknown" else None)
 
 
 def offer_page(inv: Invitation, template: str = "invite/show.html", status: int = 200, **extra):
@@ -97,6 +120,8 @@ def view(public_id: str):
     """The invitation for its logged-in invitee (linked from messages and 绑定我的人)."""
     if (response := login_needed(public_id)) is not None:
         return response
+    if (response := kept_refusal(public_id)) is not None:
+        return response
     try:
         inv = load_mine(public_id)
         invitations.prepare_answer(inv, current_user._get_current_object())
@@ -117,7 +142,7 @@ def accept(public_id: str):
         inv, person, handler = invitations.prepare_answer(load_mine(public_id),
                                                           current_user._get_current_object())
     except DomainError as err:
-        return refusal(err, invitations.get(public_id) if err.code != "unknown" else None)
+        return refused_post(err, public_id)
     target = url_for("invite.confirm", public_id=inv.public_id)
     if face.has_pass(person, handler.face_purpose):
         return redirect(target)
@@ -134,6 +159,8 @@ def confirm(public_id: str):
         inv, person, handler = invitations.prepare_answer(load_mine(public_id),
                                                           current_user._get_current_object())
     except DomainError as err:
+        if request.method == "POST":
+            return refused_post(err, public_id)
         return refusal(err, invitations.get(public_id) if err.code != "unknown" else None)
     form = ActionForm()
     if request.method == "POST" and form.validate_on_submit():
@@ -143,7 +170,7 @@ def confirm(public_id: str):
             if err.code == "face_required":
                 return start_face_check(person, handler.face_purpose,
                                         url_for("invite.confirm", public_id=inv.public_id))
-            return refusal(err, inv)
+            return refused_post(err, public_id)
         return redirect(url_for("invite.done", public_id=inv.public_id))
     if request.method == "POST":
         return retry(form)
@@ -163,7 +190,7 @@ def decline(public_id: str):
         inv = load_mine(public_id)
         invitations.decline(inv, current_user._get_current_object(), current_actor())
     except DomainError as err:
-        return refusal(err, invitations.get(public_id) if err.code != "unknown" else None)
+        return refused_post(err, public_id)
     return redirect(url_for("invite.done", public_id=inv.public_id))
 
 

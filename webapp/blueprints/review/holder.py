@@ -12,6 +12,7 @@ from webapp.blueprints.review.forms import ResubmitForm
 from webapp.forms import select_choices
 from webapp.kinship import materials
 from webapp.policy import material_label
+from webapp.prg import restore, retry
 from webapp.review import queries
 from webapp.review import services as review
 from webapp.web import attempt, current_actor, no_store, page_number, role_required
@@ -36,6 +37,7 @@ def application(public_id: str):
         if request.method == "GET" and binding.material is not None \
                 and binding.material.material_type in allowed.materials:
             form.material_type.data = binding.material.material_type
+    restore(form)
     if request.method == "POST":
         if allowed is None:
             flash(view.blocked or review.NOT_PENDING_RESUBMIT, "error")
@@ -44,6 +46,7 @@ def application(public_id: str):
             if resubmitted(binding, form):
                 flash("已重新提交，请等待审核", "success")
                 return redirect(url_for("review.application", public_id=public_id))
+        return retry(form, status=400)  # the errors show on the GET, with the same 400
     response = make_response(render_template(
         "review/application.html", form=form, family_url=back_url(binding), **view.context(),
     ), 400 if form.errors or form.form_errors else 200)

@@ -26,6 +26,8 @@ from webapp.domain import Conflict, DomainError
 from webapp.forms import select_choices
 from webapp.kinship.states import BindingStatus
 from webapp.policy import relation_label
+from webapp.prg import restore, retry
+from webapp.prg import status as prg_status
 from webapp.review import queries
 from webapp.review import services as review
 from webapp.web import attempt, current_actor, no_store, page_number, role_required
@@ -64,7 +66,8 @@ def detail(public_id: str):
     """One application: both people in full, the relation, the material, the letter."""
     binding = queries.for_reviewer(public_id)
     form = DecisionForm(version=str(binding.version))
-    return detail_page(binding, form)
+    restore(form)  # a refused decision's reason and note, with its 400
+    return detail_page(binding, form, prg_status())
 
 
 @bp.route("/<public_id>/decide", methods=["POST"])
@@ -74,7 +77,7 @@ def decide(public_id: str):
     binding = queries.for_reviewer(public_id)
     form = DecisionForm()
     if not form.validate_on_submit():
-        return detail_page(binding, form, 400)
+        return retry(form, url_for("review.detail", public_id=binding.public_id), status=400)
     try:
         version = int(form.version.data) if form.version.data else None
     except ValueError:
@@ -92,7 +95,7 @@ def decide(public_id: str):
         flash(lost.message, "error")
         return redirect(url_for("review.detail", public_id=public_id))
     if done is None:
-        return detail_page(queries.for_reviewer(public_id), form, 400)
+        return retry(form, url_for("review.detail", public_id=public_id), status=400)
     if done.status == BindingStatus.ACTIVE:
         flash("已审核通过，已通知申请人", "success")
     else:
