@@ -202,7 +202,9 @@ def test_member_leaves_from_the_joined_list(app, client, factory):
     assert response.headers["Location"].endswith("/aid/joined")
     db.session.refresh(member)
     assert member.status == "left"
-    assert "您还没有加入任何家庭共济" in html(client.get("/aid/joined"))
+    page = html(client.get("/aid/joined"))  # not 还没有加入: she was in it, and it is listed
+    assert "您目前不在任何家庭共济中" in page and "已退出的共济" in page
+    assert f"/aid/joined/{member.public_id}/history" in page
 
 
 def test_owner_removes_with_confirmation(app, client, factory):
