@@ -7,8 +7,10 @@ it (``KinshipRules.materials_for``). Where the region's policy has the proof mat
 (Jiangsu, ``review_required``) the relation is what the 医保经办机构 approved, so it is not
 editable there: the page says so before the holder types anything, and a posted change is
 refused with the way to a new proof (解除绑定, then add again with the material; DESIGN.md has
-no 已绑定 → 待审核 step, and a binding that waits for review could not show the code). Name and ID number are not editable: they say who the
-relative *is*; a wrong one is a different person (解除绑定, then add again).
+no 已绑定 → 待审核 step, and a binding that waits for review could not show the code). The rule
+is the region's, so it holds for every binding there (one a relative of 16 or older confirmed
+is re-added the same way, with a new invitation). Name and ID number are not editable: they
+say who the relative *is*; a wrong one is a different person (解除绑定, then add again).
 
 ``edit_binding`` spends a face pass of purpose ``PURPOSE``, locks the binding row, refuses when
 it changed since the holder saw it (the version they saw), writes one audit row with the old
@@ -46,7 +48,7 @@ MSG_NOT_ACTIVE = "只有已绑定的家庭成员可以编辑信息"
 MSG_UNCHANGED = "您没有修改任何信息"
 MSG_MATERIAL = ("您上传的{material}不能证明“{relation}”关系。如果关系填错了，"
                 "请解除绑定后重新添加，并上传相应的证明材料")
-MSG_REVIEWED = ("{region}的亲情账户关系由医保经办机构审核证明材料后确定，不能直接修改。如果关系填错了，"
+MSG_REVIEWED = ("{region}的亲情账户关系需凭证明材料经医保经办机构审核，不能直接修改。如果关系填错了，"
                 "请解除绑定后重新添加，并上传能证明正确关系的材料（提交后待审核）。")
 FIELDS = {"relation": "关系", "phone": "联系电话"}
 
