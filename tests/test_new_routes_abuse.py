@@ -134,9 +134,9 @@ def test_a_thousand_frames_are_refused_without_500(client, attempt):
     user, check = attempt
     data = {"nonce": check.nonce, "frame": [(io.BytesIO(b"x"), "f.jpg")] * 1000,
             "frame_action": ["blink"] * 1000, "frame_ms": ["1"] * 1000}
-    response = client.post(f"/face/{check.public_id}", data=data,
+    response = refused_page(client, client.post(f"/face/{check.public_id}", data=data,
                            headers={"Accept": "application/json"},
-                           content_type="multipart/form-data")
+                           content_type="multipart/form-data"))
     assert 400 <= response.status_code < 500
     assert not face.has_pass(user.person, FACE)
 
@@ -149,9 +149,9 @@ def test_a_huge_text_field_is_refused_without_500(client, attempt, field):
     data = {"nonce": check.nonce, "frame": [(io.BytesIO(f.data), "f.jpg") for f in frames],
             "frame_action": [f.action for f in frames], "frame_ms": [str(f.at_ms) for f in frames]}
     data[field] = "QUJD" * 1_300_000
-    response = client.post(f"/face/{check.public_id}", data=data,
+    response = refused_page(client, client.post(f"/face/{check.public_id}", data=data,
                            headers={"Accept": "application/json"},
-                           content_type="multipart/form-data")
+                           content_type="multipart/form-data"))
     assert 400 <= response.status_code < 500
     assert not face.has_pass(user.person, FACE)
 
@@ -196,3 +196,18 @@ def test_an_odd_document_version_is_404(client, version):
     OSError, 500)."""
     assert client.get(f"/auth/documents/terms/{version}").status_code in (400, 404)
     assert client.get("/auth/documents/terms/2026-01").status_code == 200
+
+
+@pytest.mark.parametrize("value", ["blink\x00", "\ud800", "9" * 30], ids=["nul", "surrogate", "big"])
+def test_nasty_frame_fields_through_the_route_are_4xx(client, attempt, value):
+    """NUL, a lone surrogate (raw bytes) or a huge number in every text field of a frame post."""
+    user, check = attempt
+    frames = live_frames(check)
+    raw = value.encode("utf-8", "surrogatepass")
+    data = {"nonce": raw, "frame": [(io.BytesIO(f.data), "f.jpg") for f in frames],
+            "frame_action": [raw] * len(frames), "frame_ms": [raw] * len(frames)}
+    response = client.post(f"/face/{check.public_id}", data=data,
+                           headers={"Accept": "application/json"},
+                           content_type="multipart/form-data")
+    assert 400 <= response.status_code < 500
+    assert not face.has_pass(user.person, FACE)
