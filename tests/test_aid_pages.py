@@ -179,10 +179,10 @@ def test_invitation_pages_accept_into_the_group(app, client, factory):
     page = html(client.get(f"/i/{added.token}"))
     assert "家庭共济邀请" in page and "您是王*国的父母" in page
     inv = invitations.latest_for("aid", added.member.id)
-    started = client.post(f"/i/r/{inv.public_id}/accept")
+    started = refused_page(client, client.post(f"/i/r/{inv.public_id}/accept"))
     assert re.search(r"/face/[\w-]+$", started.headers["Location"])
     kf.face_pass(mother.person, rules.ACCEPT_PURPOSE)
-    done = client.post(f"/i/r/{inv.public_id}/confirm")
+    done = refused_page(client, client.post(f"/i/r/{inv.public_id}/confirm"))
     assert done.headers["Location"].endswith(f"/i/r/{inv.public_id}/done")
     db.session.refresh(added.member)
     assert added.member.status == "active"

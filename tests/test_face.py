@@ -13,6 +13,7 @@ import pytest
 from PIL import Image, ImageDraw
 from sqlalchemy import func, select
 
+from tests.helpers import refused_page
 from webapp import clock
 from webapp.audit.services import Actor
 from webapp.domain import DomainError
@@ -76,8 +77,8 @@ def post_image(client, check: FaceCheck, data: bytes | None, nonce: str | None =
     if data is not None:
         form["image"] = (io.BytesIO(data), filename)
     headers = {"Accept": "application/json"} if json else {}
-    return client.post(f"/face/{check.public_id}", data=form, headers=headers,
-                       content_type="multipart/form-data", **kw)
+    return refused_page(client, client.post(f"/face/{check.public_id}", data=form, headers=headers,
+                       content_type="multipart/form-data", **kw))
 
 
 def live_frames(check: FaceCheck, per_action: int | None = None, gap_ms: int = 450,
@@ -101,8 +102,8 @@ def post_live(client, check: FaceCheck, frames: list[Frame] | None = None,
                   "frame_action": [f.action for f in frames],
                   "frame_ms": [str(f.at_ms) for f in frames]}
     headers = {"Accept": "application/json"} if json else {}
-    return client.post(f"/face/{check.public_id}", data=form, headers=headers,
-                       content_type="multipart/form-data", **kw)
+    return refused_page(client, client.post(f"/face/{check.public_id}", data=form, headers=headers,
+                       content_type="multipart/form-data", **kw))
 
 
 def pass_live(person, purpose: str, next_url: str = "/") -> FaceCheck:

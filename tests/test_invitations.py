@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 
 from tests import kinship_factories as kf
 from tests import lifecycle_factories as lf
+from tests.helpers import refused_page
 from tests.test_face import post_live
 from webapp import clock
 from webapp.audit.services import Actor
@@ -173,7 +174,7 @@ def test_bad_link_gets_its_page_and_changes_nothing(app, client, factory, family
     # Posting the answers directly changes nothing either.
     public_id = "AbCdEfGhIjKlMnOp" if case == "unknown" else inv.public_id
     for action in ("accept", "confirm", "decline"):
-        response = client.post(f"/i/r/{public_id}/{action}")
+        response = refused_page(client, client.post(f"/i/r/{public_id}/{action}"))
         assert response.status_code in (403, 404, 410), (action, response.status_code)
     assert lf.snapshot() == before
 
@@ -192,7 +193,7 @@ def test_public_id_pages_are_only_for_the_invitee(client, factory, family):
     before = lf.snapshot()
     for path in ("", "/confirm", "/done"):
         assert client.get(f"/i/r/{inv.public_id}{path}").status_code == 404
-    assert client.post(f"/i/r/{inv.public_id}/accept").status_code == 404
+    assert refused_page(client, client.post(f"/i/r/{inv.public_id}/accept")).status_code == 404
     assert lf.snapshot() == before
     lf.logout(client)
     response = client.get(f"/i/r/{inv.public_id}")
@@ -241,7 +242,7 @@ def test_login_with_next_returns_to_the_invitation(client, family):
 def test_accept_through_the_pages_and_the_face_check(client, family):
     holder, mother, b, inv, token = family
     lf.login(client, mother)
-    started = client.post(f"/i/r/{inv.public_id}/accept")
+    started = refused_page(client, client.post(f"/i/r/{inv.public_id}/accept"))
     assert started.status_code == 302
     face_url = started.headers["Location"]
     assert re.fullmatch(r"/face/[\w-]+", face_url)
@@ -257,7 +258,7 @@ def test_accept_through_the_pages_and_the_face_check(client, family):
 
     confirm_page = html(client.get(f"/i/r/{inv.public_id}/confirm"))
     assert "人脸识别已通过" in confirm_page and "确认同意" in confirm_page
-    done = client.post(f"/i/r/{inv.public_id}/confirm")
+    done = refused_page(client, client.post(f"/i/r/{inv.public_id}/confirm"))
     assert done.headers["Location"] == f"/i/r/{inv.public_id}/done"
     assert "您已同意张*伟的邀请" in html(client.get(done.headers["Location"]))
 
@@ -283,7 +284,7 @@ def test_confirm_without_a_pass_goes_back_to_the_face_check(client, family):
     before = lf.snapshot()
     page = html(client.get(f"/i/r/{inv.public_id}/confirm"))
     assert "请重新进行人脸识别" in page
-    response = client.post(f"/i/r/{inv.public_id}/confirm")
+    response = refused_page(client, client.post(f"/i/r/{inv.public_id}/confirm"))
     assert response.status_code == 302 and response.headers["Location"].startswith("/face/")
     after = lf.snapshot()
     assert after["bindings"] == before["bindings"]
@@ -294,7 +295,7 @@ def test_a_pass_for_another_purpose_does_not_accept(client, family):
     holder, mother, b, inv, token = family
     kf.face_pass(mother.person, purpose="kinship_add")
     lf.login(client, mother)
-    client.post(f"/i/r/{inv.public_id}/confirm")
+    refused_page(client, client.post(f"/i/r/{inv.public_id}/confirm"))
     db.session.expire_all()
     assert db.session.get(KinshipBinding, b.id).status == "pending_confirm"
 
@@ -306,7 +307,7 @@ def test_invitation_expiring_before_confirm_changes_nothing(client, family):
     clock.freeze(T0 + timedelta(hours=72, seconds=1))
     kf.face_pass(mother.person, purpose="kinship_accept")
     before = lf.snapshot()
-    response = client.post(f"/i/r/{inv.public_id}/confirm")
+    response = refused_page(client, client.post(f"/i/r/{inv.public_id}/confirm"))
     assert response.status_code == 410 and "邀请已过期" in html(response)
     assert lf.snapshot() == before
 
@@ -316,7 +317,7 @@ def test_invitation_expiring_before_confirm_changes_nothing(client, family):
 def test_decline(client, family):
     holder, mother, b, inv, token = family
     lf.login(client, mother)
-    response = client.post(f"/i/r/{inv.public_id}/decline")
+    response = refused_page(client, client.post(f"/i/r/{inv.public_id}/decline"))
     assert response.headers["Location"] == f"/i/r/{inv.public_id}/done"
     assert "您已拒绝张*伟的邀请" in html(client.get(response.headers["Location"]))
     db.session.expire_all()
@@ -364,7 +365,7 @@ def test_resend_kills_the_old_link_and_the_new_one_works(client, family):
     clock.freeze(T0 + timedelta(hours=100))  # past the first link's 72 h, within the new one
     assert "同意并进行人脸识别" in html(client.get(f"/i/{new_token}"))
     kf.face_pass(mother.person, purpose="kinship_accept")
-    client.post(f"/i/r/{new.public_id}/confirm")
+    refused_page(client, client.post(f"/i/r/{new.public_id}/confirm"))
     db.session.expire_all()
     assert db.session.get(KinshipBinding, b.id).status == "active"
 
@@ -387,7 +388,7 @@ def test_answers_are_rate_limited(app, client, family):
     app.config["RATELIMIT_INVITATION"] = "2 per minute"
     limiter.reset()
     lf.login(client, mother)
-    statuses = [client.post(f"/i/r/{inv.public_id}/accept").status_code for _ in range(3)]
+    statuses = [refused_page(client, client.post(f"/i/r/{inv.public_id}/accept")).status_code for _ in range(3)]
     assert statuses[-1] == 429, statuses
 
 
@@ -423,11 +424,11 @@ def test_another_kind_plugs_into_the_same_pages(client, factory):
         lf.login(client, relative)
         text = html(client.get(f"/i/{token}"))
         assert "家庭共济邀请" in text and "可以使用对方的个人账户余额" in text
-        started = client.post(f"/i/r/{inv.public_id}/accept")
+        started = refused_page(client, client.post(f"/i/r/{inv.public_id}/accept"))
         check = db.session.scalar(select(FaceCheck).order_by(FaceCheck.id.desc()))
         assert check.purpose == "aid_accept" and started.headers["Location"].startswith("/face/")
         post_live(client, check)
-        client.post(f"/i/r/{inv.public_id}/confirm")
+        refused_page(client, client.post(f"/i/r/{inv.public_id}/confirm"))
         assert handler.calls == [("accepted", 42, relative.person.id)]
     finally:
         invitations.HANDLERS.pop("demo", None)

@@ -11,6 +11,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from tests import kinship_factories as kf
 from tests import lifecycle_factories as lf
+from tests.helpers import refused_page
 from webapp import clock
 from webapp.audit.services import Actor
 from webapp.domain import Conflict, NotFound
@@ -268,7 +269,7 @@ def test_accepting_clears_the_due_date_for_good(client, teen):
     page = html(client.get(f"/i/r/{inv.public_id}"))
     assert "亲情账户本人确认" in page and "2026-06-19" in page and "确认并进行人脸识别" in page
     kf.face_pass(son.person, purpose="kinship_accept")
-    assert client.post(f"/i/r/{inv.public_id}/confirm").status_code == 302
+    assert refused_page(client, client.post(f"/i/r/{inv.public_id}/confirm")).status_code == 302
     b = fresh(b)
     assert (b.status, b.self_confirm_due, b.status_label) == ("active", None, "已绑定")
     assert lf.titles(mother.person)[-1] == "刘*轩已本人确认绑定"
@@ -301,7 +302,7 @@ def test_the_teen_may_decline_and_end_it(client, teen):
     sweeps.sweep_turning_age()
     inv = db.session.scalar(select(Invitation))
     lf.login(client, son)
-    client.post(f"/i/r/{inv.public_id}/decline")
+    refused_page(client, client.post(f"/i/r/{inv.public_id}/decline"))
     b = fresh(b)
     assert (b.status, b.ended_by) == ("ended", "member")
     assert lf.titles(mother.person)[-1] == "刘*轩未同意继续绑定"

@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 from sqlalchemy import select
 
-from tests.helpers import login
+from tests.helpers import login, refused_page
 from tests.test_face import (
     ACTOR,
     blank_image,
@@ -469,9 +469,9 @@ def test_malformed_frame_fields_are_refused_in_chinese(client, factory, form):
             "frame": [(io.BytesIO(f.data), "f.jpg") for f in frames],
             "frame_action": [f.action for f in frames],
             "frame_ms": [str(f.at_ms) for f in frames], **form}
-    response = client.post(f"/face/{check.public_id}", data=data,
+    response = refused_page(client, client.post(f"/face/{check.public_id}", data=data,
                            headers={"Accept": "application/json"},
-                           content_type="multipart/form-data")
+                           content_type="multipart/form-data"))
     assert response.status_code == 422
     assert response.get_json()["error"] in {msg.MSG_BAD_TIMES, msg.MSG_WRONG_ACTIONS}
     assert not face.has_pass(user.person, BINDING)

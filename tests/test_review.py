@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tests import kinship_factories as kf
+from tests.helpers import refused_page
 from tests.test_codes import login
 from webapp import clock
 from webapp.audit.services import Actor
@@ -180,8 +181,8 @@ def test_approve_binds_tells_both_sides_and_audits_once(app, client, family, rev
     assert client.get(f"/code/{binding.public_id}").status_code == 404
 
     login(client, reviewer)
-    r = client.post(f"/review/{binding.public_id}/decide",
-                    data={"approve": "1", "version": binding.version})
+    r = refused_page(client, client.post(f"/review/{binding.public_id}/decide",
+                    data={"approve": "1", "version": binding.version}))
     assert r.status_code == 302 and r.headers["Location"].endswith("/review/")
     db.session.expire_all()
     assert binding.status == "active" and binding.bound_at is not None
@@ -207,11 +208,11 @@ def test_reject_needs_a_reason_and_other_needs_words(app, client, family, review
     user, child, binding = family
     login(client, reviewer)
     url = f"/review/{binding.public_id}/decide"
-    r = client.post(url, data={"reject": "1"})
+    r = refused_page(client, client.post(url, data={"reject": "1"}))
     assert r.status_code == 400 and "请选择不通过的原因" in html(r)
-    r = client.post(url, data={"reject": "1", "reason": "other", "note": "  "})
+    r = refused_page(client, client.post(url, data={"reject": "1", "reason": "other", "note": "  "}))
     assert r.status_code == 400 and "选择“其他”时请填写具体原因" in html(r)
-    r = client.post(url, data={"reject": "1", "reason": "made-up"})
+    r = refused_page(client, client.post(url, data={"reject": "1", "reason": "made-up"}))
     assert r.status_code == 400
     db.session.expire_all()
     assert binding.status == "pending_review"
@@ -228,8 +229,8 @@ def test_reject_with_a_reason_the_holder_reads(app, client, family, reviewer, re
                                               expected):
     user, child, binding = family
     login(client, reviewer)
-    r = client.post(f"/review/{binding.public_id}/decide",
-                    data={"reject": "1", "reason": reason, "note": note})
+    r = refused_page(client, client.post(f"/review/{binding.public_id}/decide",
+                    data={"reject": "1", "reason": reason, "note": note}))
     assert r.status_code == 302
     db.session.expire_all()
     assert binding.status == "rejected" and binding.reject_reason == expected
@@ -249,9 +250,9 @@ def test_second_decision_is_told_and_changes_nothing(app, client, family, factor
     version = binding.version
     review.approve(binding.public_id, other, Actor(user=other))
     login(client, reviewer)
-    r = client.post(f"/review/{binding.public_id}/decide",
+    r = refused_page(client, client.post(f"/review/{binding.public_id}/decide",
                     data={"reject": "1", "reason": "unclear", "version": version},
-                    follow_redirects=True)
+                    follow_redirects=True))
     assert "该申请已由其他审核员处理" in html(r)
     db.session.expire_all()
     assert binding.status == "active" and binding.reviewer_user_id == other.id
@@ -269,8 +270,8 @@ def test_decision_on_an_outdated_page_after_resubmission_is_refused(app, client,
     new = kf.material(user.person)
     review.resubmit(user.person, binding.public_id, new, ACTOR)
     login(client, reviewer)
-    r = client.post(f"/review/{binding.public_id}/decide",
-                    data={"approve": "1", "version": seen_version}, follow_redirects=True)
+    r = refused_page(client, client.post(f"/review/{binding.public_id}/decide",
+                    data={"approve": "1", "version": seen_version}, follow_redirects=True))
     assert review.CHANGED in html(r)
     db.session.expire_all()
     assert binding.status == "pending_review"
@@ -294,8 +295,8 @@ def test_holder_sees_the_expected_date_while_waiting(app, client, family):
     assert r.status_code == 200
     assert binding.review_due.isoformat() in page and "待审核" in page
     assert "重新提交" not in page
-    r = client.post(f"/review/my/{binding.public_id}", data={"material_type": "birth_cert"},
-                    follow_redirects=True)
+    r = refused_page(client, client.post(f"/review/my/{binding.public_id}", data={"material_type": "birth_cert"},
+                    follow_redirects=True))
     assert review.NOT_PENDING_RESUBMIT in html(r)
 
 
@@ -305,10 +306,10 @@ def test_resubmit_a_new_material_reenters_the_queue(app, client, family, reviewe
     review.reject(binding.public_id, reviewer, "unclear", "", Actor(user=reviewer))
     clock.freeze(clock.now() + timedelta(days=2))
     login(client, user)
-    r = client.post(f"/review/my/{binding.public_id}",
+    r = refused_page(client, client.post(f"/review/my/{binding.public_id}",
                     data={"material_type": "hukou",
                           "file": (io.BytesIO(kf.jpeg_bytes()), "hukou.jpg")},
-                    content_type="multipart/form-data")
+                    content_type="multipart/form-data"))
     assert r.status_code == 302
     db.session.expire_all()
     assert binding.status == "pending_review" and binding.reject_reason == ""
@@ -330,16 +331,16 @@ def test_resubmit_refuses_bad_files_and_keeps_the_rejection(app, client, family,
     review.reject(binding.public_id, reviewer, "unclear", "", Actor(user=reviewer))
     login(client, user)
     url = f"/review/my/{binding.public_id}"
-    r = client.post(url, data={"material_type": "birth_cert",
+    r = refused_page(client, client.post(url, data={"material_type": "birth_cert",
                                "file": (io.BytesIO(b"not a picture at all"), "x.png")},
-                    content_type="multipart/form-data")
+                    content_type="multipart/form-data"))
     assert r.status_code == 400 and "仅支持JPG、PNG或PDF格式的文件" in html(r)
-    r = client.post(url, data={"material_type": "birth_cert"},
-                    content_type="multipart/form-data")
+    r = refused_page(client, client.post(url, data={"material_type": "birth_cert"},
+                    content_type="multipart/form-data"))
     assert r.status_code == 400 and "请选择新的证明材料文件" in html(r)
-    r = client.post(url, data={"material_type": "marriage_cert",
+    r = refused_page(client, client.post(url, data={"material_type": "marriage_cert",
                                "file": (io.BytesIO(kf.png_bytes()), "x.png")},
-                    content_type="multipart/form-data")
+                    content_type="multipart/form-data"))
     assert r.status_code == 400 and "请选择以下材料之一" in html(r)
     db.session.expire_all()
     assert binding.status == "rejected" and count(KinshipMaterial) == 1
@@ -352,10 +353,10 @@ def test_resubmit_rechecks_the_duplicate_rule(app, client, family, reviewer):
     again = submit(user.person, child)  # the holder added the child again meanwhile
     assert again.status == "pending_review"
     login(client, user)
-    r = client.post(f"/review/my/{binding.public_id}",
+    r = refused_page(client, client.post(f"/review/my/{binding.public_id}",
                     data={"material_type": "birth_cert",
                           "file": (io.BytesIO(kf.png_bytes()), "x.png")},
-                    content_type="multipart/form-data")
+                    content_type="multipart/form-data"))
     assert r.status_code == 400 and "请勿重复添加" in html(r)
     db.session.expire_all()
     assert binding.status == "rejected"
@@ -378,7 +379,7 @@ def test_holder_pages_are_the_holders_own(app, client, family, factory):
     stranger = factory.user(name="路人甲", region=JIANGSU)
     login(client, stranger)
     assert client.get(f"/review/my/{binding.public_id}").status_code == 404
-    assert client.post(f"/review/my/{binding.public_id}").status_code == 404
+    assert refused_page(client, client.post(f"/review/my/{binding.public_id}")).status_code == 404
 
 
 # --- access --------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ import json
 
 from sqlalchemy import select
 
+from tests.helpers import refused_page
 from tests.test_codes import login
 from tests.test_review import html, jiangsu_family, submit
 from webapp.audit import search as audit_search
@@ -54,8 +55,8 @@ def test_a_refused_decision_re_renders_the_page_and_is_audited_too(app, client, 
     user, child = jiangsu_family(factory)
     binding = submit(user.person, child)
     login(client, reviewer)
-    r = client.post(f"/review/{binding.public_id}/decide",
-                    data={"reject": "1", "version": binding.version})  # no reason
+    r = refused_page(client, client.post(f"/review/{binding.public_id}/decide",
+                    data={"reject": "1", "version": binding.version}))  # no reason
     assert r.status_code == 400 and child.id_number in html(r)
     assert len(views(binding)) == 1
 
