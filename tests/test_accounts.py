@@ -52,11 +52,12 @@ def latest_check(person) -> FaceCheck:
 
 
 def post_face(client, check: FaceCheck, image: bytes):
-    return client.post(
+    """Post the photo; a refusal is the camera page its 303 leads to."""
+    return refused_page(client, client.post(
         f"/face/{check.public_id}",
         data={"nonce": check.nonce, "image": (io.BytesIO(image), "face.png")},
         content_type="multipart/form-data",
-    )
+    ))
 
 
 def register_through(client, person, image: bytes | None = None, **overrides):
