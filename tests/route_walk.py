@@ -67,8 +67,22 @@ def build_world(app: Flask) -> World:
     # A face attempt this session began (its page is reached by a POST only).
     started = clients["insured"].post(f"/family/members/{binding.public_id}/edit/face")
     starts.append(urlsplit(started.headers.get("Location", "/")).path)
+    starts.append(wizard_at_material(clients["insured"], holder))
     return World(users=users, clients=clients, starts=starts,
                  samples={"public_id": [binding.public_id], "subject": [binding.public_id]})
+
+
+def wizard_at_material(client, holder) -> str:
+    """The add-member wizard of the insured client brought to its material step (a draft of
+    pages to fuzz); its path."""
+    from tests import kinship_factories as kf
+
+    kf.face_pass(holder.person)
+    kid = factories.person(name="李小华", age=6)
+    client.post("/family/add/notice", data={"agree": "y"})
+    client.post("/family/add/info", data={"name": kid.name, "id_number": kid.id_number,
+                                          "relation": "child"})
+    return "/family/add/material"
 
 
 def new_rows(holder, child, binding) -> list[str]:
