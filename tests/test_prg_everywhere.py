@@ -115,7 +115,9 @@ def test_exemptions_name_real_endpoints(app):
                 else any(e.startswith(name[:-1]) for e in endpoints)), name
 
 
-def test_every_post_route_answers_with_a_redirect_or_json(app):
+def post_everything(app) -> tuple[list[str], list[str]]:
+    """Post an empty form to every POST route: (routes that answered with a page, routes
+    without a real path to post to)."""
     world = build_world(app)
     paths = {rule: sorted(found) for rule, found in form_actions(app, world).items()}
     for rule, path in more_rows(world).items():
@@ -138,5 +140,18 @@ def test_every_post_route_answers_with_a_redirect_or_json(app):
         if response.status_code in (302, 303) or kind.startswith("application/json"):
             continue
         rendered.append(f"{rule.rule} ({candidates[0]}) → {response.status_code} {kind}")
+    return rendered, unreached
+
+
+def test_every_post_route_answers_with_a_redirect_or_json(app):
+    rendered, unreached = post_everything(app)
     assert rendered == [], "POST answered with a page:\n" + "\n".join(rendered)
     assert unreached == [], f"no real path for these POST routes (add their rows): {unreached}"
+
+
+def test_a_new_post_route_that_renders_a_page_is_caught(app):
+    """The check can fail: a route added to the url_map that renders on POST is reported."""
+    app.add_url_rule("/settings/probe", "main.probe", lambda: "<p>已保存</p>",
+                     methods=["GET", "POST"])
+    rendered, _unreached = post_everything(app)
+    assert rendered == ["/settings/probe (/settings/probe) → 200 text/html; charset=utf-8"]
