@@ -15,6 +15,7 @@ from webapp.kinship.states import BindingStatus
 from webapp.masking import mask_id, mask_name, mask_phone
 from webapp.messages import queries as messages
 from webapp.money import yuan
+from webapp.navigation import parent_of
 from webapp.regions import province_name
 from webapp.services_catalog import service_url
 
@@ -35,6 +36,7 @@ def init_templating(app: Flask) -> None:
     app.add_template_filter(mask_phone)
     app.add_template_filter(province_name)
     app.add_template_global(clock.today, "today")
+    app.add_template_global(parent_of, "parent_of")  # the back arrow of a flow's step
     app.jinja_env.globals["VENDOR"] = VENDOR
     for enum in (BindingStatus, InvitationOutcome, InvitationStatus):  # compare with the enum
         app.add_template_global(enum, enum.__name__)
