@@ -197,7 +197,8 @@ def test_owner_opens_adds_invites_and_pays_for_mother(live_server, phone, browse
     mom.goto(base + "/aid/joined")
     mom.once("dialog", lambda d: d.accept())
     mom.get_by_role("button", name="退出共济").click()
-    expect(mom.locator("main")).to_contain_text("您还没有加入任何家庭共济")
+    expect(mom.locator("main")).to_contain_text("您目前不在任何家庭共济中")
+    expect(mom.locator("main")).to_contain_text("已退出的共济")  # its 授权记录 stays reachable
     assert not owner_problems, owner_problems
     assert not mom_problems, mom_problems
 
