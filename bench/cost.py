@@ -1,0 +1,142 @@
+"""CPU milliseconds per request of every hot path, in-process: a figure a busy machine does not
+distort much (``time.process_time`` counts only the time this process ran), for
+docs/SCALING.md's capacity sums beside the req/s of ``make bench``.
+
+    .venv/bin/python bench/cost.py [--requests 300]          # temporary SQLite
+    BENCH_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/postgres \\
+        .venv/bin/python bench/cost.py                        # a clone of qybench_people_2000
+
+The app is the bench's (bench/wsgi.py settings: CSRF, sessions, audit as in production),
+driven through Flask's test client (no HTTP server: add the server's own cost, e.g.
+gunicorn's hello-world CPU per request, to each row). The database server's CPU is not in
+these figures (its work is counted as statements: tests/test_statement_budgets.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import secrets
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+sys.path[:0] = [str(ROOT), str(BENCH)]
+
+
+def clone(server, template: str, name: str) -> str:
+    admin = create_engine(server.render_as_string(hide_password=False), poolclass=NullPool,
+                          isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        c.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+    admin.dispose()
+    return server.set(database=name).render_as_string(hide_password=False)
+
+
+def cpu_ms(call, n: int) -> tuple[float, float]:
+    """(CPU ms, wall ms) per call, over n calls after 10 warm-up calls (pool entries n…n+9)."""
+    for j in range(10):
+        call(n + j)
+    cpu, wall = time.process_time(), time.perf_counter()
+    for i in range(n):
+        call(i)
+    return ((time.process_time() - cpu) * 1000 / n, (time.perf_counter() - wall) * 1000 / n)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--requests", type=int, default=300)
+    args = parser.parse_args()
+    n = args.requests
+    tmp = tempfile.TemporaryDirectory(prefix="qy-cost-")
+    raw = os.environ.get("BENCH_DATABASE_URL", "")
+    url = clone(make_url(raw), "qybench_people_2000", "qybench_cost") if raw else \
+        f"sqlite:///{tmp.name}/cost.sqlite"
+    os.environ.update({"BENCH_DB_URL": url, "BENCH_SECRET_KEY": secrets.token_hex(32),
+                       "BENCH_UPLOADS": f"{tmp.name}/uploads", "ACCESS_LOG": "off"})
+    import seed
+    from flask import Flask
+    from wsgi import app
+
+    from webapp.extensions import db
+
+    with app.app_context():
+        if not raw:
+            db.create_all()
+            seeded = seed.seed(people=2000, log=lambda *_: None)
+        else:
+            seeded = seed.existing()
+        codes = seed.live_codes(n + 10)
+        msgid = seed.Msgids(seed.pharmacy())
+        tokens = seed.settlement_tokens(n + 10)
+        to_cancel = seed.settled(n + 10, msgid)
+        db.session.remove()
+
+    client = app.test_client()
+    page = client.get("/auth/login")
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page.get_data(True)).group(1)
+    done = client.post("/auth/login", data={"phone": seeded.phone, "password": seeded.password,
+                                            "csrf_token": token})
+    assert done.status_code in (302, 303), done.status_code
+    shown = client.get("/code/me").get_data(True)
+    csrf = re.search(r'data-csrf="([^"]+)"', shown).group(1)
+    code = re.search(r'data-code="([^"]+)"', shown).group(1)
+    ajax = {"X-CSRFToken": csrf, "Accept": "application/json"}
+    api = {"X-API-Key": seeded.api_key, "Content-Type": "application/json"}
+
+    def ok(response, *statuses):
+        assert response.status_code in statuses, (response.status_code, response.get_data(True))
+
+    hello = Flask("hello")
+    hello.add_url_rule("/", "i", lambda: "Hello, World!")
+    hello_client = hello.test_client()
+    rows = {
+        "hello-world (Flask)": cpu_ms(lambda i: ok(hello_client.get("/"), 200), n),
+        "code refresh": cpu_ms(lambda i: ok(client.post("/code/me/refresh", headers=ajax), 200),
+                               n),
+        "code page": cpu_ms(lambda i: ok(client.get("/code/me"), 200), n),
+        "status poll": cpu_ms(lambda i: ok(client.post("/code/me/status", data={"c": code},
+                                                       headers=ajax), 200), n),
+        "POS verify": cpu_ms(lambda i: ok(client.post(
+            "/api/v1/codes/verify", data=json.dumps({"code": codes[i]}), headers=api), 200), n),
+        "POS settle": cpu_ms(lambda i: ok(client.post("/api/v1/settlements", headers=api,
+                                                      data=json.dumps({
+                                                          "msgid": msgid(),
+                                                          "settlement_token": tokens[i],
+                                                          "business_type": "02121",
+                                                          "amount_fen": seed.SETTLE_FEN,
+                                                          "items": seed.SETTLE_ITEMS})), 201),
+                             n),
+        "POS cancel": cpu_ms(lambda i: ok(client.post(
+            f"/api/v1/settlements/{to_cancel[i]}/cancel", headers=api,
+            data=json.dumps({"msgid": msgid(), "reason": "顾客退货"})), 200), n),
+    }
+    print(f"{url.split('@')[-1].split('?')[0]}; "
+          f"{n} requests each; load average {os.getloadavg()[0]:.2f}")
+    print(f"{'endpoint':<22}{'CPU ms':>8}{'wall ms':>9}")
+    for name, (cpu, wall) in rows.items():
+        print(f"{name:<22}{cpu:>8.2f}{wall:>9.2f}")
+    if raw:
+        server = make_url(raw)
+        admin = create_engine(server.render_as_string(hide_password=False),
+                              poolclass=NullPool, isolation_level="AUTOCOMMIT")
+        with app.app_context():
+            db.engine.dispose()
+        with admin.connect() as c:
+            c.execute(text('DROP DATABASE IF EXISTS "qybench_cost" WITH (FORCE)'))
+    tmp.cleanup()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
