@@ -101,6 +101,17 @@ def log_in(page, base: str, phone: str, password: str = PASSWORD) -> None:
     expect(page).not_to_have_url(re.compile(r"/auth/login"))
 
 
+def upload(page, selector: str, files) -> None:
+    """Choose files in the material step's uploader and wait for the page it posts them to.
+
+    The uploader submits the form as soon as a file is chosen (POST → 303 → the step's GET);
+    waiting for that navigation, not for a thumbnail within a locator's 5 s, keeps a slow
+    machine from failing the step.
+    """
+    with page.expect_navigation(wait_until="load", timeout=60_000):
+        page.set_input_files(selector, files=files)
+
+
 def watch(page) -> list[str]:
     """Script errors, CSP violations and failed requests of the page (filled as it runs)."""
     problems: list[str] = []

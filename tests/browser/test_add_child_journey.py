@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 from tests import factories, helpers
 from tests import kinship_factories as kf
 from tests.browser import face_steps
-from tests.helpers import watch
+from tests.helpers import upload, watch
 from webapp.extensions import db
 from webapp.models import KinshipBinding
 
@@ -91,12 +91,12 @@ def test_parent_adds_a_child_under_16(live_server, phone, screenshot):
     page.get_by_role("button", name="下一步").click()
 
     expect(page).to_have_url(re.compile(r"/family/add/material$"))
-    page.set_input_files("#file", files=[{"name": "proof.png", "mimeType": "image/png",
+    upload(page, "#file", [{"name": "proof.png", "mimeType": "image/png",
                                           "buffer": b'<svg xmlns="http://www.w3.org/2000/svg"/>'}])
     expect(page.locator("#file-error")).to_have_text("仅支持JPG、PNG或PDF格式的文件")
     screenshot(page, "5a-material-refused")
     page.select_option("#material_type", label="出生医学证明")
-    page.set_input_files("#file", files=[{"name": "出生证明.png", "mimeType": "image/png",
+    upload(page, "#file", [{"name": "出生证明.png", "mimeType": "image/png",
                                           "buffer": kf.png_bytes((900, 1200))}])
     expect(page.locator("[data-page]")).to_have_count(1)  # uploaded at once, as a thumbnail
     screenshot(page, "5-material")
@@ -154,7 +154,7 @@ def test_parent_of_16_plus_gets_a_link_and_qr(live_server, phone, screenshot):
     expect(page.locator("#kinship-preview")).to_contain_text("已满16周岁，需本人确认")
     page.get_by_role("button", name="下一步").click()
     page.select_option("#material_type", label="户口本")
-    page.set_input_files("#file", files=[{"name": "hukou.pdf", "mimeType": "application/pdf",
+    upload(page, "#file", [{"name": "hukou.pdf", "mimeType": "application/pdf",
                                           "buffer": kf.pdf_bytes()}])
     expect(page.locator("[data-page]")).to_have_count(1)
     page.get_by_role("button", name="下一步").click()

@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 
 from tests import factories, helpers
 from tests import kinship_factories as kf
-from tests.helpers import watch
+from tests.helpers import upload, watch
 from webapp.extensions import db
 from webapp.kinship import pages as material_pages
 from webapp.models import KinshipBinding
@@ -58,13 +58,13 @@ def test_two_pages_one_removed_then_submitted(live_server, phone, screenshot):
     screenshot(page, "1-empty")
 
     page.select_option("#material_type", label="户口本")
-    page.set_input_files("#file", files=[png("首页.png")])
+    upload(page, "#file", [png("首页.png")])
     expect(page.locator("[data-page]")).to_have_count(1)
     expect(page.locator(".app-toast")).to_contain_text("已上传1页")
-    page.set_input_files("#file", files=[png("本人页.png", (1200, 900))])
+    upload(page, "#file", [png("本人页.png", (1200, 900))])
     expect(page.locator("[data-page]")).to_have_count(2)
     expect(uploader).to_contain_text("2/4")
-    page.set_input_files("#file", files=[{"name": "x.png", "mimeType": "image/png",
+    upload(page, "#file", [{"name": "x.png", "mimeType": "image/png",
                                           "buffer": b"<svg xmlns='http://www.w3.org/2000/svg'/>"}])
     expect(page.locator("#file-error")).to_contain_text("仅支持JPG、PNG或PDF格式的文件")
     expect(page.locator("[data-page]")).to_have_count(2)  # nothing lost on a bad page
