@@ -78,6 +78,18 @@ def live_server(tmp_path):
             db.engine.dispose()
 
 
+@pytest.fixture
+def insured_phone(live_server) -> str:
+    """The login phone of a fresh insured user (李红, 38) of the live server."""
+    from tests import factories
+    from webapp.extensions import db
+
+    with live_server.app.app_context():
+        phone = factories.user(name="李红", age=38, male=False).phone
+        db.session.remove()
+    return phone
+
+
 @pytest.fixture(scope="session")
 def browser():
     """Headless Chromium (the system one; never downloaded) with a fake camera."""

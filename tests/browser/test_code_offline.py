@@ -10,23 +10,14 @@ import re
 
 from playwright.sync_api import expect
 
-from tests import factories
 from tests.helpers import log_in
-from webapp.extensions import db
 
 
-def seed(app) -> str:
-    with app.app_context():
-        user = factories.user(name="李红", age=38, male=False)
-        phone = user.phone
-        db.session.remove()
-        return phone
-
-
-def test_offline_code_stays_until_it_expires_then_retry(live_server, phone, screenshot):
+def test_offline_code_stays_until_it_expires_then_retry(live_server, insured_phone, phone,
+                                                      screenshot):
     page = phone()
     page.clock.install()
-    log_in(page, live_server.url, seed(live_server.app))
+    log_in(page, live_server.url, insured_phone)
     page.goto(f"{live_server.url}/code/me")
     root = page.locator("[data-code-page]")
     valid = int(root.get_attribute("data-valid-seconds"))
@@ -96,12 +87,12 @@ def advance(page, seconds: int) -> None:
         page.wait_for_timeout(40)
 
 
-def test_polling_backs_off_while_nothing_happens(live_server, phone):
+def test_polling_backs_off_while_nothing_happens(live_server, insured_phone, phone):
     """Every 2 s after a new code, then ×1.5 up to every 10 s (refresh comes at 60 s)."""
     page = phone()
     page.clock.install()
     polls = counter(page)
-    log_in(page, live_server.url, seed(live_server.app))
+    log_in(page, live_server.url, insured_phone)
     page.goto(f"{live_server.url}/code/me")
     advance(page, 12)            # polls at about 2, 5, 9.5 s
     early = len(polls)

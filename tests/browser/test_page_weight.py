@@ -7,9 +7,7 @@ from __future__ import annotations
 
 from playwright.sync_api import expect
 
-from tests import factories
 from tests.helpers import log_in
-from webapp.extensions import db
 
 FIRST_LOAD_MAX = 60 * 1024
 REFRESH_MAX = 5 * 1024
@@ -55,17 +53,10 @@ class Network:
         return sum(self.received.values())
 
 
-def seed(app) -> str:
-    with app.app_context():
-        user = factories.user(name="李红", age=38, male=False)
-        phone = user.phone
-        db.session.remove()
-        return phone
 
-
-def test_code_page_first_load_and_refresh_weight(live_server, phone):
+def test_code_page_first_load_and_refresh_weight(live_server, insured_phone, phone):
     page = phone()
-    log_in(page, live_server.url, seed(live_server.app))
+    log_in(page, live_server.url, insured_phone)
     network = Network(page)
     network.cold()
     network.reset()
