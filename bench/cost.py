@@ -24,23 +24,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.pool import NullPool
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 sys.path[:0] = [str(ROOT), str(BENCH)]
 
-
-def clone(server, template: str, name: str) -> str:
-    admin = create_engine(server.render_as_string(hide_password=False), poolclass=NullPool,
-                          isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        c.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
-    admin.dispose()
-    return server.set(database=name).render_as_string(hide_password=False)
+import pgadmin  # noqa: E402
 
 
 def cpu_ms(call, n: int) -> tuple[float, float]:
@@ -60,7 +50,7 @@ def main() -> int:
     n = args.requests
     tmp = tempfile.TemporaryDirectory(prefix="qy-cost-")
     raw = os.environ.get("BENCH_DATABASE_URL", "")
-    url = clone(make_url(raw), "qybench_people_2000", "qybench_cost") if raw else \
+    url = pgadmin.recreate(make_url(raw), "qybench_cost", template="qybench_people_2000") if raw else \
         f"sqlite:///{tmp.name}/cost.sqlite"
     os.environ.update({"BENCH_DB_URL": url, "BENCH_SECRET_KEY": secrets.token_hex(32),
                        "BENCH_UPLOADS": f"{tmp.name}/uploads", "ACCESS_LOG": "off"})
@@ -127,13 +117,9 @@ def main() -> int:
     for name, (cpu, wall) in rows.items():
         print(f"{name:<22}{cpu:>8.2f}{wall:>9.2f}")
     if raw:
-        server = make_url(raw)
-        admin = create_engine(server.render_as_string(hide_password=False),
-                              poolclass=NullPool, isolation_level="AUTOCOMMIT")
         with app.app_context():
             db.engine.dispose()
-        with admin.connect() as c:
-            c.execute(text('DROP DATABASE IF EXISTS "qybench_cost" WITH (FORCE)'))
+        pgadmin.drop(make_url(raw), "qybench_cost")
     tmp.cleanup()
     return 0
 

@@ -32,21 +32,10 @@ BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 sys.path[:0] = [str(ROOT), str(BENCH)]
 
+import pgadmin  # noqa: E402
+
 FLAT_TARGET = 1.2
 MARKER = "qybench_template"
-
-
-def admin(url):
-    return create_engine(url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
-
-
-def db_url(server, name: str) -> str:
-    return server.set(database=name).render_as_string(hide_password=False)
-
-
-def exists(engine, name: str) -> bool:
-    with engine.connect() as c:
-        return bool(c.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}))
 
 
 def complete(url: str) -> bool:
@@ -63,13 +52,10 @@ def complete(url: str) -> bool:
 def build_template(server, people: int, rebuild: bool) -> str:
     """The seeded template database of this size (made when missing or incomplete)."""
     name = f"qybench_people_{people}"
-    url = db_url(server, name)
-    engine = admin(server.render_as_string(hide_password=False))
-    if exists(engine, name) and complete(url) and not rebuild:
+    url = pgadmin.url_of(server, name)
+    if pgadmin.exists(server, name) and complete(url) and not rebuild:
         return name
-    with engine.connect() as c:
-        c.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        c.execute(text(f'CREATE DATABASE "{name}"'))
+    pgadmin.recreate(server, name)
     started = time.perf_counter()
     print(f"scale: seeding template {name} ({people:,} people) …", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
@@ -131,11 +117,7 @@ def purge_cost(url: str, people: int) -> dict[str, float]:
 
 def run_once(server, template: str, people: int, run_args: list[str]) -> dict:
     name = f"qybench_run_{people}"
-    engine = admin(server.render_as_string(hide_password=False))
-    with engine.connect() as c:
-        c.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        c.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
-    url = db_url(server, name)
+    url = pgadmin.recreate(server, name, template=template)
     try:
         with tempfile.NamedTemporaryFile(suffix=".json") as out:
             subprocess.run([sys.executable, str(BENCH / "run.py"), "--seeded", "--only", url,
@@ -144,8 +126,7 @@ def run_once(server, template: str, people: int, run_args: list[str]) -> dict:
         result["purge"] = purge_cost(url, people)
         return result
     finally:
-        with engine.connect() as c:
-            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        pgadmin.drop(server, name)
 
 
 def main() -> int:
