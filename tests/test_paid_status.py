@@ -152,3 +152,36 @@ def test_redis_unreachable_the_poll_reads_the_database(app, client, factory, sho
         app.config["PAID_STATUS_REDIS_URL"] = ""
         app.extensions.pop("paid_status_redis", None)
         app.extensions.pop("paid_status_retry", None)
+
+
+def test_key_lifetimes_follow_the_cancel_window(app, factory, shop, monkeypatch):
+    """The settlement's key lives until its cancel window (policy ``cancel_days``) has closed
+    for sure, the code's only as long as its row; a cancellation keeps the same window."""
+    from webapp.codes import checks
+    from webapp.policy import policy_for
+
+    client = _redis_or_skip()
+    prefix = f"test:{uuid.uuid4().hex}:"
+    app.extensions.pop("paid_status_redis", None)
+    app.config.update(PAID_STATUS_REDIS_URL=REDIS_URL, PAID_STATUS_PREFIX=prefix)
+    try:
+        pharmacy, staff = shop
+        assert checks.cancel_days(pharmacy) == policy_for(pharmacy.region_code).pharmacy.cancel_days
+        monkeypatch.setattr(checks, "cancel_days", lambda _pharmacy: 2)  # a 3-day window
+        monkeypatch.setattr(settlement_service, "cancel_days", lambda _pharmacy: 2)
+        monkeypatch.setattr(cancel_service, "cancel_days", lambda _pharmacy: 2)
+        user = factory.user(name="李红", age=38, male=False, balance_fen=5000)
+        shown = issue(user).code
+        done = pay(shown, shop, amount_fen=500)
+        code_ttl = client.ttl(paid.code_key(settlement_service.hash_code(shown)))
+        settlement_ttl = client.ttl(paid.settlement_key(done.public_id))
+        assert 0 < code_ttl <= paid.CODE_KEY_SECONDS
+        assert 2 * paid.DAY_SECONDS < settlement_ttl <= 3 * paid.DAY_SECONDS
+        cancel_service.cancel(done, pharmacy, Actor(user=staff), "顾客退货")
+        assert 2 * paid.DAY_SECONDS < client.ttl(paid.settlement_key(done.public_id)) \
+            <= 3 * paid.DAY_SECONDS
+    finally:
+        for key in client.scan_iter(f"{prefix}*"):
+            client.delete(key)
+        app.config["PAID_STATUS_REDIS_URL"] = ""
+        app.extensions.pop("paid_status_redis", None)

@@ -29,7 +29,7 @@ from webapp.audit import services as audit
 from webapp.audit.services import Actor
 from webapp.codes import msgids, paid, reconciliation
 from webapp.codes.accounts import Outcome, lock_accounts
-from webapp.codes.checks import check_reason
+from webapp.codes.checks import cancel_days, check_reason
 from webapp.codes.models import MessageRecord
 from webapp.codes.notices import notify_cancelled
 from webapp.codes.settlement import Answer
@@ -37,16 +37,9 @@ from webapp.codes.states import MessageKind, SettlementStatus
 from webapp.domain import DomainError
 from webapp.extensions import db
 from webapp.models import LedgerEntry, Pharmacy, Settlement
-from webapp.policy import policy_for
 
 REFUND_KINDS = {"payment": "refund", "aid_payment": "aid_refund"}
 REVERSAL_REASON = "冲正"
-
-
-def cancel_days(pharmacy: Pharmacy) -> int:
-    """Days after its China day a settlement may still be cancelled (policy; 0 = same day)."""
-    rules = policy_for(pharmacy.region_code).pharmacy
-    return rules.cancel_days
 
 
 def settlement_day(settlement: Settlement) -> date:
@@ -169,7 +162,8 @@ def _cancel(row: Settlement, pharmacy: Pharmacy, actor: Actor, reason: str,
     row.cash_refunded_fen = row.cash_fen
     db.session.flush()
     notify_cancelled(row)
-    paid.after_commit(db.session(), None, {"settlement": row.public_id, "cancelled": True})
+    paid.after_commit(db.session(), None, {"settlement": row.public_id, "cancelled": True},
+                      paid.settlement_keep_seconds(cancel_days(pharmacy)))
     audit.record("settlement.cancel", actor, target=row, person=row.person, detail={
         "pharmacy": pharmacy.code, "total_fen": row.total_fen, "account_fen": row.account_fen,
         "aid_fen": row.aid_fen, "cash_refunded_fen": row.cash_refunded_fen, "reason": reason,

@@ -54,3 +54,8 @@ def check_reason(reason: str | None) -> str:
     if not text or len(text) > REASON_MAX or any(ord(ch) < 32 or ord(ch) == 127 for ch in text):
         raise fail("invalid_reason", field="reason")
     return text
+
+
+def cancel_days(pharmacy: Pharmacy) -> int:
+    """Days after its China day a settlement may still be cancelled (policy; 0 = same day)."""
+    return policy_for(pharmacy.region_code).pharmacy.cancel_days

@@ -10,8 +10,11 @@ transaction's **after-commit**, two keys:
 so that the page's poll (every shown code, every few seconds) is answered by one ``MGET``
 instead of a database lookup. A rolled-back settlement writes nothing (the pending keys are
 dropped in ``after_rollback``). Without Redis, or when Redis fails, the poll asks the database
-(one indexed lookup, ``webapp.codes.services``). Keys live ``KEY_SECONDS`` (longer than any
-page can watch a payment). Only the payment is cached: a code's expiry is the page's own
+(one indexed lookup, ``webapp.codes.services``). A code's key lives ``CODE_KEY_SECONDS`` (as
+long as the code's row: a page stops polling a code long before); a settlement's key as long
+as the settlement can still be cancelled (the pharmacy's ``cancel_days`` in the policy table,
+to the end of that China day) — at a province's 250 settlements/s a fixed two days would have
+kept ~86 M keys (docs/SCALING.md). Only the payment is cached: a code's expiry is the page's own
 countdown, and the poll of a code with no key answers ``pending``.
 """
 
@@ -28,7 +31,13 @@ from sqlalchemy.orm import Session
 
 from webapp.models import Settlement
 
-KEY_SECONDS = 2 * 24 * 3600
+DAY_SECONDS = 24 * 3600
+CODE_KEY_SECONDS = 2 * 3600  # a code row is purged an hour after it expires (codes.services)
+
+
+def settlement_keep_seconds(cancel_days: int) -> int:
+    """How long a settlement's key is needed: until its cancel window has closed for sure."""
+    return (cancel_days + 1) * DAY_SECONDS
 _PENDING = "paid_status_keys"
 log = logging.getLogger(__name__)
 
@@ -71,12 +80,14 @@ def value(settlement: Settlement, pharmacy_name: str, user_id: int | None) -> di
             "user": user_id, "person": settlement.person_id}
 
 
-def after_commit(session: Session, code_hash: str | None, payment: dict[str, Any]) -> None:
+def after_commit(session: Session, code_hash: str | None, payment: dict[str, Any],
+                 keep_seconds: int) -> None:
     """Write the payment's keys once this session's transaction commits (not before, never
-    after a rollback). ``code_hash`` None: find it under the settlement key (a cancellation)."""
+    after a rollback). ``code_hash`` None: find it under the settlement key (a cancellation);
+    ``keep_seconds``: the settlement key's lifetime (``settlement_keep_seconds``)."""
     if client() is None:
         return
-    session.info.setdefault(_PENDING, []).append((code_hash, payment))
+    session.info.setdefault(_PENDING, []).append((code_hash, payment, keep_seconds))
 
 
 @event.listens_for(Session, "after_commit")
@@ -91,9 +102,9 @@ def _write(session: Session) -> None:
     # read the database; see ``lookup``).
     retry = current_app.extensions.setdefault("paid_status_retry", [])
     todo, retry[:] = [*retry, *pending], []
-    for done, (code_hash, payment) in enumerate(todo):
+    for done, (code_hash, payment, keep) in enumerate(todo):
         try:
-            _store(redis, code_hash, payment)
+            _store(redis, code_hash, payment, keep)
         except Exception as err:  # noqa: BLE001 - Redis down: polls fall back to the database
             log.warning("paid status: redis write failed (%s); polls read the database",
                         type(err).__name__)
@@ -101,7 +112,7 @@ def _write(session: Session) -> None:
             return
 
 
-def _store(redis, code_hash: str | None, payment: dict[str, Any]) -> None:
+def _store(redis, code_hash: str | None, payment: dict[str, Any], keep: int) -> None:
     key = settlement_key(payment["settlement"])
     if code_hash is None:  # a cancellation: the code is named under the settlement's key
         known = redis.get(key)
@@ -110,9 +121,9 @@ def _store(redis, code_hash: str | None, payment: dict[str, Any]) -> None:
         payment = {**earlier, **payment}
     text = json.dumps({**payment, "code_hash": code_hash}, ensure_ascii=False)
     pipe = redis.pipeline(transaction=False)
-    pipe.set(key, text, ex=KEY_SECONDS)
+    pipe.set(key, text, ex=keep)
     if code_hash:
-        pipe.set(code_key(code_hash), text, ex=KEY_SECONDS)
+        pipe.set(code_key(code_hash), text, ex=min(keep, CODE_KEY_SECONDS))
     pipe.execute()
 
 

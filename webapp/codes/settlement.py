@@ -49,6 +49,7 @@ from webapp.codes.accounts import Outcome, Split, debit, lock_accounts
 from webapp.codes.checks import (
     BUSINESS_TYPES,
     ITEMS_MAX,
+    cancel_days,
     check_amount,
     check_business_type,
     check_items,
@@ -354,7 +355,8 @@ def _settle(token: str, pharmacy: Pharmacy, actor: Actor, amount_fen: int, items
                f"{mask_name(patient.name)}在{pharmacy.name}购药（家庭共济）", now)
     notify_settled(settlement, patient, pharmacy, payer.owner if payer else None)
     paid.after_commit(db.session(), row.code_hash,
-                      paid.value(settlement, pharmacy.name, row.issued_by_user_id))
+                      paid.value(settlement, pharmacy.name, row.issued_by_user_id),
+                      paid.settlement_keep_seconds(cancel_days(pharmacy)))
     audit.record("settlement.create", actor, target=settlement, person=patient, detail={
         "pharmacy": pharmacy.code, "business_type": business_type, "total_fen": amount_fen,
         "account_fen": split.account_fen, "aid_fen": split.aid_fen, "cash_fen": split.cash_fen,
