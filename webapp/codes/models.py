@@ -48,7 +48,8 @@ class InsuranceCode(CreatedAtMixin, Model):
     token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     token_pharmacy_id: Mapped[int | None] = mapped_column(ForeignKey("pharmacy.id"))
     token_expires_at: Mapped[datetime | None] = mapped_column(DateTime)
-    settlement_id: Mapped[int | None] = mapped_column(ForeignKey("settlement.id"))
+    # Indexed: the status poll and cancellations go from a settlement to the code that paid it.
+    settlement_id: Mapped[int | None] = mapped_column(ForeignKey("settlement.id"), index=True)
 
     person = relationship("InsuredPerson", foreign_keys=[person_id])
     holder = relationship("InsuredPerson", foreign_keys=[holder_person_id])

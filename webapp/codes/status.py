@@ -51,18 +51,18 @@ def _cancelled_since(user: User, subject: Subject, watch: list[str]) -> list[dic
     watch = [w for w in watch if w]
     if not watch:
         return []
+    # Driven from settlement.public_id (unique); whose code paid is checked on the rows found
+    # (see _from_database: the issuer index would be walked otherwise).
     rows = db.session.execute(
-        select(Settlement.public_id, Settlement.total_fen, Pharmacy.name)
+        select(Settlement.public_id, Settlement.total_fen, Pharmacy.name,
+               InsuranceCode.issued_by_user_id, InsuranceCode.person_id)
         .join(InsuranceCode, InsuranceCode.settlement_id == Settlement.id)
         .join(Pharmacy, Pharmacy.id == Settlement.pharmacy_id)
-        .where(
-            Settlement.public_id.in_(watch),
-            Settlement.status == SettlementStatus.CANCELLED,
-            InsuranceCode.issued_by_user_id == user.id,
-            InsuranceCode.person_id == subject.person.id,
-        )
+        .where(Settlement.public_id.in_(watch),
+               Settlement.status == SettlementStatus.CANCELLED)
     ).all()
-    return [_cancelled(public_id, total_fen, pharmacy) for public_id, total_fen, pharmacy in rows]
+    return [_cancelled(r.public_id, r.total_fen, r.name) for r in rows
+            if r.issued_by_user_id == user.id and r.person_id == subject.person.id]
 
 
 def _cancelled(public_id: str, total_fen: int, pharmacy: str) -> dict:
@@ -132,18 +132,20 @@ def _from_database(user: User, subject: Subject, hashes: list[str]) -> dict:
     """One indexed lookup: the shown codes (code_hash is unique) with their payment."""
     if not hashes:
         return {"state": "unknown"}
+    # Only code_hash (unique) in the WHERE: with the issuer and patient there too, SQLite (and
+    # PostgreSQL on stale statistics) walk ix_insurance_code_issuer_subject instead — every
+    # code the user ever showed for this person, thousands on a page left open. Whose code
+    # it is gets checked on the few rows found.
     rows = db.session.execute(
         select(InsuranceCode.code_hash, InsuranceCode.used_at, InsuranceCode.expires_at,
+               InsuranceCode.issued_by_user_id, InsuranceCode.person_id,
                Settlement.public_id, Settlement.total_fen, Settlement.status, Pharmacy.name)
         .outerjoin(Settlement, Settlement.id == InsuranceCode.settlement_id)
         .outerjoin(Pharmacy, Pharmacy.id == Settlement.pharmacy_id)
-        .where(
-            InsuranceCode.code_hash.in_(hashes),
-            InsuranceCode.issued_by_user_id == user.id,
-            InsuranceCode.person_id == subject.person.id,
-        )
+        .where(InsuranceCode.code_hash.in_(hashes))
     ).all()
-    by_hash = {r.code_hash: r for r in rows}
+    by_hash = {r.code_hash: r for r in rows
+               if r.issued_by_user_id == user.id and r.person_id == subject.person.id}
     paid_rows = [by_hash[h] for h in hashes if h in by_hash and by_hash[h].public_id]
     if paid_rows:
         last = paid_rows[-1]
