@@ -8,7 +8,10 @@ from typing import Any
 class BaseConfig:
     """Settings shared by every environment."""
 
-    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {}
+    # A pooled connection idle longer than this is pinged before use (webapp/dbpool.py; 0 pings
+    # at every checkout, like pool_pre_ping). SQLite files are never pinged.
+    DB_PING_IDLE_SECONDS = 10.0
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     REMEMBER_COOKIE_HTTPONLY = True
