@@ -20,16 +20,17 @@ from webapp.codes import msgids
 from webapp.extensions import db
 
 BUDGETS = {
-    # the session row, the user with their person; the INSERT of the code (nothing is
-    # reloaded after the commit)
-    "refresh": 3,
+    # the session row with its user and their person (one statement); the INSERT of the code
+    # (nothing is reloaded after the commit)
+    "refresh": 2,
     # + the binding with its member (one statement), the audit row of a relative's code
-    "refresh_relative": 5,
-    # session, user + person; INSERT code; the unread count of the tab bar (the consent gate
+    "refresh_relative": 4,
+    # session + user + person; INSERT code; the unread count of the tab bar (the consent gate
     # asks the database only once a document has a newer version, once per session)
-    "code_page": 4,
-    # session, user + person; the shown codes with their payment (one indexed lookup)
-    "status_poll": 3,
+    "code_page": 3,
+    # session + user + person; the shown codes with their payment (one lookup by code_hash);
+    # both on an autocommit connection (tests/test_hot_paths.py)
+    "status_poll": 2,
     # key; its audit row and last_used_at; the code with patient and account (one statement);
     # the token UPDATE; the verify audit row; the 共济 membership of the patient
     "verify": 7,

@@ -53,12 +53,6 @@ def configure_paths(app: Flask) -> None:
             key_file.chmod(0o600)
         app.config["SECRET_KEY"] = key_file.read_text().strip()
     app.config.setdefault("UPLOAD_FOLDER", str(instance / "uploads"))
-    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
-        # A local file never drops a connection: no ping round trip before every request.
-        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
-            k: v for k, v in app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {}).items()
-            if k != "pool_pre_ping"
-        }
     if os.environ.get("REDIS_URL"):
         app.config["RATELIMIT_STORAGE_URI"] = os.environ["REDIS_URL"]
 
@@ -73,6 +67,11 @@ def register_extensions(app: Flask) -> None:
 
     app.extensions["policy"] = load_policy(app.config.get("POLICY_FILE"))
     db.init_app(app)
+    with app.app_context():
+        if db.engine.dialect.name != "sqlite":  # a local file never drops a connection
+            from webapp.dbpool import ping_idle_connections
+
+            ping_idle_connections(db.engine, float(app.config["DB_PING_IDLE_SECONDS"]))
     migrate.init_app(app, db, directory=str(Path(__file__).parent.parent / "migrations"))
     csrf.init_app(app)
     limiter.init_app(app)
@@ -85,6 +84,11 @@ def register_extensions(app: Flask) -> None:
 
     @login_manager.user_loader
     def load_user(public_id: str):
+        from webapp.sessions import prefetched_user
+
+        user = prefetched_user(public_id)
+        if user is not None:
+            return user
         return db.session.scalar(user_by_public_id(), {"public_id": public_id})
 
 
@@ -138,6 +142,9 @@ def register_request_hooks(app: Flask) -> None:
     from webapp.prg import init_prg
 
     init_prg(app)  # a POST refused with an error page shows it on the GET after a 303
+    from webapp.readonly import init_read_only
+
+    init_read_only(app)  # the hottest reads without a transaction (after the others: first)
 
 
 def register_template_helpers(app: Flask) -> None:

@@ -4,7 +4,11 @@ The row is keyed by the SHA-256 of the id (a copy of the table yields no usable 
 the session as Flask's tagged JSON, the logged-in user's id (to end every session of a user)
 and an idle expiry of PERMANENT_SESSION_LIFETIME. The id is replaced at every login (session
 fixation), the row is deleted at logout, and a password change deletes the user's other rows.
-Rows are read and written on their own connection, outside the request's ORM transaction.
+
+The row is read through the request's ORM session in one statement together with its logged-in
+user and their person (every logged-in page needs them: Flask-Login's user loader then takes
+the user from the session instead of asking again). Rows are written on their own connection,
+outside the request's ORM transaction (a view's rollback must not undo a logout).
 """
 
 from __future__ import annotations
@@ -14,14 +18,18 @@ import re
 import secrets
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from typing import Any, cast
 
 from flask import Flask, Request, Response, session
+from flask.globals import request_ctx
 from flask.json.tag import TaggedJSONSerializer
 from flask.sessions import SecureCookieSession, SessionInterface
 from flask_login import user_logged_in
-from sqlalchemy import Table, delete, insert, select, update
+from sqlalchemy import Select, Table, bindparam, delete, insert, select, update
+from sqlalchemy.orm import joinedload
 
+from webapp import readonly
 from webapp.accounts.models import WebSession
 from webapp.extensions import db
 
@@ -63,6 +71,8 @@ class ServerSession(SecureCookieSession):
         self.expires_at = expires_at
         self.rotate = False
         self.opened_for = _user_key(self)
+        # The logged-in user loaded with the row (see prefetched_user).
+        self.user: Any = None
 
 
 class ServerSessionInterface(SessionInterface):
@@ -74,17 +84,22 @@ class ServerSessionInterface(SessionInterface):
         if app.static_url_path and request.path.startswith(app.static_url_path + "/"):
             return ServerSession()  # static files never read the session: no query for them
         if SID_RE.match(sid):
-            with db.engine.connect() as conn:
-                row = conn.execute(
-                    select(_table.c.data, _table.c.expires_at)
-                    .where(_table.c.sid_hash == hash_sid(sid), _table.c.expires_at > wall_clock())
-                ).first()
+            # The view decides whether this request runs without a transaction
+            # (webapp/readonly.py): match it now, before the row is read (Flask matches the
+            # request again after opening the session; matching is cheap).
+            request_ctx.match_request()
+            readonly.begin(app)
+            row = db.session.execute(
+                _row_with_user(), {"sid_hash": hash_sid(sid), "now": wall_clock()}
+            ).first()
             if row is not None:
                 try:
                     data = _serializer.loads(row.data)
                 except ValueError:
                     data = {}
-                return ServerSession(data, sid=sid, expires_at=row.expires_at)
+                opened = ServerSession(data, sid=sid, expires_at=row.expires_at)
+                opened.user = row[2]
+                return opened
         return ServerSession()
 
     def save_session(self, app: Flask, session: ServerSession,  # type: ignore[override]
@@ -133,6 +148,30 @@ class ServerSessionInterface(SessionInterface):
                 samesite=self.get_cookie_samesite(app),
                 partitioned=self.get_cookie_partitioned(app),
             )
+
+
+@cache
+def _row_with_user() -> Select:
+    """The live row of a session id with its user and person (outer joins: a session without a
+    login has none), built once: this runs before every request that carries a cookie."""
+    from webapp.models import User
+
+    return (
+        select(_table.c.data, _table.c.expires_at, User)
+        .outerjoin(User, User.public_id == _table.c.user_key)
+        .options(joinedload(User.person))
+        .where(_table.c.sid_hash == bindparam("sid_hash"), _table.c.expires_at > bindparam("now"))
+    )
+
+
+def prefetched_user(public_id: str) -> Any:
+    """The user this request's session row was loaded with, when it is ``public_id``'s (None
+    otherwise: the loader then asks the database)."""
+    current = session._get_current_object()  # type: ignore[attr-defined]
+    user = getattr(current, "user", None)
+    if user is not None and user.public_id == public_id:
+        return user
+    return None
 
 
 def _user_key(data: dict) -> str | None:

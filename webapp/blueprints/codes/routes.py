@@ -10,6 +10,7 @@ from webapp.codes import services as codes
 from webapp.codes import status as code_status
 from webapp.domain import DomainError
 from webapp.kinship.access import showable_people
+from webapp.readonly import read_only
 from webapp.web import current_actor, no_store, role_required
 
 
@@ -59,6 +60,7 @@ def refresh(subject: str):
 
 
 @bp.route("/<subject>/status", methods=["POST"])
+@read_only
 @role_required("insured")
 def status(subject: str):
     """What became of the codes this page showed (form c=CODE&c=CODE, newest last; w=SETTLEMENT

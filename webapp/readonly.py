@@ -1,0 +1,84 @@
+"""Read-only requests: the hottest reads run without a transaction.
+
+On PostgreSQL every transaction costs two round trips of its own (psycopg sends ``BEGIN``
+before the first statement, and the pool's reset sends ``ROLLBACK``), so a request that only
+reads pays four round trips for two SELECTs. A view marked ``@read_only`` runs its whole
+request — the session row and user (webapp/sessions.py) and the view's own statements — on an
+autocommit connection: each statement is one round trip and sees what is committed when it
+runs (what READ COMMITTED gives a transaction's statements too). Such a view must not write:
+a statement that changes data is refused (``ReadOnlyViolation``) before it reaches the
+database, so a later change to the view cannot lose atomicity unnoticed.
+
+Only the 医保码 page's payment-status poll is marked (every shown code asks every few
+seconds). SQLite gains nothing (its driver begins only before writes) but runs the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from flask import Flask, g, request
+from sqlalchemy import event
+
+from webapp.extensions import db
+
+MARK = "_read_only_view"
+_DML = ("insert", "update", "delete", "merge", "create", "drop", "alter", "truncate")
+
+
+class ReadOnlyViolation(RuntimeError):
+    """A read-only view tried to change data."""
+
+
+def read_only(view: Callable) -> Callable:
+    """Mark a view as read-only (see the module docstring); put it outermost of decorators
+    that keep ``functools.wraps`` (the mark is looked up on the registered function)."""
+    setattr(view, MARK, True)
+    return view
+
+
+def _view_is_read_only(app: Flask) -> bool:
+    rule = request.url_rule
+    view = app.view_functions.get(rule.endpoint) if rule is not None else None
+    return bool(view is not None and getattr(view, MARK, False))
+
+
+def begin(app: Flask) -> bool:
+    """Put this request's ORM session on an autocommit connection when its view is read-only
+    and nothing has run on the session yet; whether the request is read-only now. Called
+    from the session interface (before the session row is read) and as the first
+    before-request hook (requests without a session cookie)."""
+    if g.get("read_only"):
+        return True
+    if not _view_is_read_only(app) or db.session().in_transaction():
+        return False
+    connection = db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    connection.info[MARK] = True
+    g.read_only = True
+    return True
+
+
+def _end(_exc: BaseException | None = None) -> None:
+    if g.pop("read_only", False):
+        if db.session().in_transaction():
+            db.session.connection().info.pop(MARK, None)
+        db.session.rollback()  # hands the connection back (its isolation level is reset)
+
+
+def _refuse_writes(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+    if conn.info.get(MARK) and statement.lstrip()[:8].lower().startswith(_DML):
+        raise ReadOnlyViolation(f"a read-only view attempted: {statement[:60]}")
+
+
+def init_read_only(app: Flask) -> None:
+    """Begin read-only requests early (first before-request hook), end them at teardown,
+    refuse their writes."""
+
+    def begin_read_only() -> None:
+        begin(app)
+
+    app.before_request_funcs.setdefault(None, []).insert(0, begin_read_only)
+    app.teardown_request(_end)
+    with app.app_context():
+        event.listen(db.engine, "before_cursor_execute", _refuse_writes)
