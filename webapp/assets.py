@@ -16,7 +16,7 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response, current_app, request
+from flask import Flask, Response, current_app, request, url_for
 from flask_compress import Compress
 
 IMMUTABLE = "public, max-age=31536000, immutable"
@@ -51,6 +51,21 @@ def fingerprint(filename: str) -> str:
     return digest
 
 
+def static_url(filename: str) -> str:
+    """``url_for('static', filename=…)`` with its fingerprint, built once per file and script
+    root (the base layout asks for five of them on every page); rebuilt while templates
+    auto-reload (development), so that a changed file gets its new fingerprint."""
+    app = current_app
+    if app.debug or app.config.get("TEMPLATES_AUTO_RELOAD"):
+        return url_for("static", filename=filename)
+    cache: dict[tuple[str, str], str] = app.extensions.setdefault("static_urls", {})
+    key = (request.script_root if request else "", filename)
+    url = cache.get(key)
+    if url is None:
+        url = cache[key] = url_for("static", filename=filename)
+    return url
+
+
 def _add_fingerprint(endpoint: str, values: dict[str, Any]) -> None:
     if endpoint == "static" and PARAM not in values and isinstance(values.get("filename"), str):
         digest = fingerprint(values["filename"])
@@ -76,4 +91,5 @@ def init_assets(app: Flask) -> None:
         "application/json", "image/svg+xml"])
     compress.init_app(app)
     app.url_defaults(_add_fingerprint)
+    app.add_template_global(static_url, "static_url")
     app.after_request(_static_cache)

@@ -21,10 +21,11 @@ import random
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import cast
 
 from markupsafe import Markup
-from sqlalchemy import Table, delete, insert, or_, select, update
+from sqlalchemy import Insert, Table, bindparam, delete, insert, or_, select, update
 from sqlalchemy.orm import joinedload
 
 from webapp import clock, qr
@@ -212,15 +213,15 @@ def issue_code(user: User, key: str, actor: Actor) -> IssuedCode:
     expires_at = now + timedelta(seconds=rules.valid_seconds)
     code = new_code_string()
     # A plain INSERT (no unit-of-work flush): this runs once a minute for every open code page.
-    db.session.connection().execute(insert(cast(Table, InsuranceCode.__table__)).values(
-        code_hash=hash_code(code),
-        person_id=subject.person.id,
-        holder_person_id=user.person.id if subject.on_behalf else None,
-        binding_id=subject.binding.id if subject.binding else None,
-        issued_by_user_id=user.id,
-        created_at=now,
-        expires_at=expires_at,
-    ))
+    db.session.connection().execute(_insert_code(), {
+        "code_hash": hash_code(code),
+        "person_id": subject.person.id,
+        "holder_person_id": user.person.id if subject.on_behalf else None,
+        "binding_id": subject.binding.id if subject.binding else None,
+        "issued_by_user_id": user.id,
+        "created_at": now,
+        "expires_at": expires_at,
+    })
     if subject.on_behalf:
         audit.record("code.issued_for_relative", actor, target=subject.binding,
                      person=subject.person)
@@ -228,6 +229,15 @@ def issue_code(user: User, key: str, actor: Actor) -> IssuedCode:
         purge_expired(limit=PURGE_BATCH, commit=False)
     commit_keeping_loaded()
     return IssuedCode(code, expires_at, rules.refresh_seconds, rules.valid_seconds)
+
+
+@cache
+def _insert_code() -> Insert:
+    """The code's INSERT, built once (its values come as parameters)."""
+    table = cast(Table, InsuranceCode.__table__)
+    return insert(table).values({name: bindparam(name) for name in (
+        "code_hash", "person_id", "holder_person_id", "binding_id", "issued_by_user_id",
+        "created_at", "expires_at")})
 
 
 def commit_keeping_loaded() -> None:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, bindparam, func, select
 
 from webapp.extensions import db
 from webapp.models import Message
@@ -12,13 +13,25 @@ from webapp.models import Message
 PER_PAGE = 20
 
 
+# The badge shows "99+" from this many on: counting stops there (a person with thousands of
+# unread payment notices costs one short index walk per page, not thousands of rows).
+UNREAD_COUNT_CAP = 100
+
+
+@cache
+def _unread_count() -> Select:
+    """The capped count, built once (it runs on every page with the tab bar)."""
+    unread = (select(Message.id)
+              .where(Message.recipient_person_id == bindparam("person_id"),
+                     Message.read_at.is_(None))
+              .limit(UNREAD_COUNT_CAP).subquery())
+    return select(func.count()).select_from(unread)
+
+
 def unread_count(person_id: int) -> int:
-    """How many unread messages the person has."""
-    return db.session.scalar(
-        select(func.count(Message.id)).where(
-            Message.recipient_person_id == person_id, Message.read_at.is_(None)
-        )
-    ) or 0
+    """How many unread messages the person has, at most UNREAD_COUNT_CAP."""
+    return db.session.connection().execute(
+        _unread_count(), {"person_id": person_id}).scalar() or 0
 
 
 def inbox_query(person_id: int) -> Select:
