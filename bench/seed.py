@@ -37,6 +37,8 @@ def create_schema(reset: bool) -> None:
     """Schema through the migrations when there are any (else create_all)."""
     if reset:
         db.drop_all()
+        with db.engine.begin() as conn:  # else the migrations think the schema is there
+            conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
     if inspect(db.engine).has_table("user_account"):
         raise SystemExit("bench: the database is not empty (pass --reset to wipe it)")
     from webapp.cli.demo import create_schema as app_create_schema

@@ -1,0 +1,151 @@
+"""How the hottest paths reach the database (issue 13): the status poll runs without a
+transaction and looks codes up by their unique hash, never along the issuer's index; a
+read-only view cannot write; the unread badge stops counting at 99+."""
+
+from __future__ import annotations
+
+import pytest
+from flask import Flask
+from sqlalchemy import event, insert, text
+
+from tests import factories
+from tests.conftest import make_app
+from tests.test_codes import issue, login
+from webapp.codes import services as codes
+from webapp.extensions import db
+from webapp.messages import services as messages
+from webapp.messages.queries import UNREAD_COUNT_CAP, unread_count
+from webapp.models import InsuranceCode
+from webapp.readonly import ReadOnlyViolation, read_only
+
+
+def _statements_during(app: Flask, call):
+    """(statement, parameters, autocommit?) of every statement run by ``call()``."""
+    seen: list[tuple[str, object, bool]] = []
+
+    def record(conn, _cursor, statement, parameters, *_args):
+        dbapi = conn.connection.dbapi_connection
+        autocommit = bool(getattr(dbapi, "autocommit", False)) if conn.dialect.name != "sqlite" \
+            else dbapi.isolation_level is None
+        seen.append((statement, parameters, autocommit))
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        response = call()
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+    return response, seen
+
+
+@pytest.fixture
+def shown(app, client, factory):
+    user = factory.user(name="李红", age=38, male=False)
+    login(client, user)
+    page = client.get("/code/me")
+    assert page.status_code == 200
+    return user, [issue(user).code for _ in range(2)]
+
+
+@pytest.mark.postgres
+def test_status_poll_runs_on_autocommit_refresh_in_a_transaction(pg_app):
+    """On PostgreSQL the poll's statements (session row, shown codes) run without BEGIN /
+    ROLLBACK; the refresh, which writes, keeps its transaction."""
+    client = pg_app.test_client()
+    user = factories.user(name="李红", age=38, male=False)
+    login(client, user)
+    codes_shown = [issue(user).code]
+    db.session.remove()  # a new request checks a connection out, as in production
+    poll, seen = _statements_during(
+        pg_app, lambda: client.post("/code/me/status", data={"c": codes_shown}))
+    assert poll.status_code == 200 and poll.get_json()["state"] == "valid"
+    assert seen and all(autocommit for _, _, autocommit in seen), seen
+    db.session.remove()
+    refresh, seen = _statements_during(pg_app, lambda: client.post("/code/me/refresh"))
+    assert refresh.status_code == 200
+    assert any(s.lstrip().upper().startswith("INSERT") for s, _, _ in seen)
+    assert not any(autocommit for _, _, autocommit in seen), seen
+
+
+def test_a_read_only_view_cannot_write(tmp_path):
+    """A statement that changes data, run by a view marked @read_only, is refused before it
+    reaches the database (and nothing is written)."""
+    app = make_app(f"sqlite:///{tmp_path / 'ro.sqlite'}", tmp_path)
+
+    @app.post("/_ro_probe")
+    @read_only
+    def ro_probe():
+        db.session.execute(insert(InsuranceCode).values(
+            code_hash="x" * 64, person_id=1, created_at=codes.clock.now(),
+            expires_at=codes.clock.now()))
+        return "written"
+
+    with app.app_context():
+        with pytest.raises(ReadOnlyViolation):
+            app.test_client().post("/_ro_probe")
+        assert db.session.scalar(text("select count(*) from insurance_code")) == 0
+
+
+def _plan(statement: str, parameters) -> str:
+    """The database's plan of a captured statement, as one lowercase string."""
+    conn = db.session.connection()
+    if conn.dialect.name == "sqlite":
+        rows = conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters).all()
+        return " | ".join(str(r[-1]) for r in rows).lower()
+    conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
+    rows = conn.exec_driver_sql("EXPLAIN " + statement, parameters).all()
+    return " | ".join(r[0] for r in rows).lower()
+
+
+def test_status_poll_looks_codes_up_by_their_hash_not_the_issuer_index(app, client, shown):
+    """The bench found the poll walking ix_insurance_code_issuer_subject: every code the user
+    ever showed (17 748 after a minute). The lookup is by the unique hash only."""
+    user, codes_shown = shown
+    response, seen = _statements_during(
+        app, lambda: client.post("/code/me/status", data={"c": codes_shown}))
+    assert response.status_code == 200
+    lookup = [(s, p) for s, p, _ in seen if "FROM insurance_code" in s]
+    assert len(lookup) == 1, seen
+    plan = _plan(*lookup[0])
+    assert "issuer_subject" not in plan, plan
+    assert "code_hash" in plan or "insurance_code_1" in plan, plan  # the unique index
+
+
+def test_cancelled_since_goes_from_the_settlement_to_its_code_by_index(app, client, shown):
+    """Watching announced payments: settlement by public id, then its code by the indexed
+    settlement_id (it was a full scan of insurance_code)."""
+    user, codes_shown = shown
+    response, seen = _statements_during(app, lambda: client.post(
+        "/code/me/status", data={"c": codes_shown, "w": ["S" * 20]}))
+    assert response.status_code == 200
+    watched = [(s, p) for s, p, _ in seen if "FROM settlement" in s]
+    assert len(watched) == 1, seen
+    plan = _plan(*watched[0])
+    assert "scan insurance_code" not in plan and "seq scan on insurance_code" not in plan, plan
+    assert "issuer_subject" not in plan, plan
+
+
+def test_unread_badge_counts_up_to_its_cap_and_shows_99_plus(app, client, factory):
+    user = factory.user()
+    for i in range(UNREAD_COUNT_CAP + 20):
+        messages.send(user.person, f"测试消息{i}")
+    db.session.commit()
+    assert unread_count(user.person.id) == UNREAD_COUNT_CAP
+    login(client, user)
+    page = client.get("/auth/me").get_data(as_text=True)
+    assert page.count(">99+</span>") == 2  # 我的 list and the tab bar
+    assert "超过99条未读消息" in page
+    messages.send(user.person, "再来一条")
+    db.session.commit()
+    assert unread_count(user.person.id) == UNREAD_COUNT_CAP
+
+
+def test_static_url_is_url_for_with_its_fingerprint_built_once(app):
+    from flask import url_for
+
+    from webapp.assets import static_url
+
+    with app.test_request_context("/"):
+        url = static_url("js/code.js")
+        assert url == url_for("static", filename="js/code.js")
+        assert "?v=" in url
+        assert app.extensions["static_urls"][("", "js/code.js")] == url
