@@ -153,6 +153,7 @@ def check_code_across(ok: Checks, a: int, b: int, seeded, msgid) -> None:
     session = login(a, seeded.phone, seeded.password)
     page = loadgen.request(a, "GET", "/code/me", headers={"Cookie": session["Cookie"]})
     code = re.search(r'data-code="([^"]+)"', page.text).group(1)
+    poll_token = re.search(r'data-poll-token="([^"]+)"', page.text).group(1)
     verify = api(b, "/api/v1/codes/verify", {"code": code}, seeded.api_key)
     token = json.loads(verify.body).get("settlement_token", "") if verify.status == 200 else ""
     settle = api(b, "/api/v1/settlements", {
@@ -160,7 +161,8 @@ def check_code_across(ok: Checks, a: int, b: int, seeded, msgid) -> None:
         "amount_fen": seed.SETTLE_FEN, "items": seed.SETTLE_ITEMS}, seeded.api_key)
     settled = json.loads(settle.body) if settle.status == 201 else {}
     poll = loadgen.request(a, "POST", "/code/me/status", urlencode({"c": code}), {
-        **session, "Content-Type": "application/x-www-form-urlencoded"})
+        **session, "Content-Type": "application/x-www-form-urlencoded",
+        "X-Poll-Token": poll_token})  # as the page polls (signed on A, valid on both)
     seen = json.loads(poll.body) if poll.status == 200 else {}
     ok("code shown on A, settled on B, A's status poll sees it paid",
        verify.status == 200 and settle.status == 201 and seen.get("state") == "paid"
@@ -362,6 +364,7 @@ def figures(port: int, hello_port: int, seeded, args, app) -> None:
     session = login(port, seeded.phone, seeded.password)
     code_page = loadgen.request(port, "GET", "/code/me", headers={"Cookie": session["Cookie"]})
     code = re.search(r'data-code="([^"]+)"', code_page.text).group(1)
+    poll_token = re.search(r'data-poll-token="([^"]+)"', code_page.text).group(1)
     with app.app_context():
         pool = seed.live_codes(300)
     api_headers = {"X-API-Key": seeded.api_key, "Content-Type": "application/json"}
@@ -370,7 +373,7 @@ def figures(port: int, hello_port: int, seeded, args, app) -> None:
         (port, Target("code refresh", "POST", "/code/me/refresh", headers=session)),
         (port, Target("code page", "GET", "/code/me", headers={"Cookie": session["Cookie"]})),
         (port, Target("status poll", "POST", "/code/me/status", body=urlencode({"c": code}),
-                      headers={**session,
+                      headers={**session, "X-Poll-Token": poll_token,
                                "Content-Type": "application/x-www-form-urlencoded"})),
         (port, Target("POS verify API", "POST", "/api/v1/codes/verify", headers=api_headers,
                       bodies=[json.dumps({"code": c}) for c in pool])),

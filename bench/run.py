@@ -291,6 +291,7 @@ def measure_database(args, url: str) -> dict:
             check = loadgen.request(server.port, "POST", "/code/me/refresh", headers=session)
             assert check.status == 200 and "svg" in json.loads(check.body), check.status
             shown.append(json.loads(check.body)["code"])
+            poll_token = json.loads(check.body)["poll_token"]
 
         def measure(port: int, target: Target):
             if args.warmup > 0:
@@ -320,7 +321,9 @@ def measure_database(args, url: str) -> dict:
         measure(server.port, Target("code page", "GET", "/code/me",
                                     headers={"Cookie": session["Cookie"]}))
         # The page's poll: its latest codes, every 2 s per open page (POST, CSRF header).
-        poll_headers = {**session, "Content-Type": "application/x-www-form-urlencoded"}
+        # As the page sends it: cookie, CSRF header and the poll token (which spares the session).
+        poll_headers = {**session, "Content-Type": "application/x-www-form-urlencoded",
+                        "X-Poll-Token": poll_token}
         poll_body = urlencode([("c", c) for c in shown])
         probe = loadgen.request(server.port, "POST", "/code/me/status", poll_body, poll_headers)
         assert probe.status == 200, (probe.status, probe.text)

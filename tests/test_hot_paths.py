@@ -149,3 +149,23 @@ def test_static_url_is_url_for_with_its_fingerprint_built_once(app):
         assert url == url_for("static", filename="js/code.js")
         assert "?v=" in url
         assert app.extensions["static_urls"][("", "js/code.js")] == url
+
+
+def test_a_read_only_request_still_keeps_its_session_alive(app, client, shown):
+    """The poll is read-only, yet the session row's idle expiry is pushed forward when due
+    (the session table writes in a transaction of its own, which the guard allows)."""
+    from datetime import timedelta
+
+    from webapp.accounts.models import WebSession
+    from webapp.sessions import TOUCH_EVERY
+
+    user, codes_shown = shown
+    row = db.session.scalars(db.select(WebSession).where(
+        WebSession.user_key == user.public_id)).one()
+    aged = row.expires_at - TOUCH_EVERY - timedelta(minutes=1)
+    row.expires_at = aged
+    db.session.commit()
+    response = client.post("/code/me/status", data={"c": codes_shown})
+    assert response.status_code == 200
+    db.session.expire_all()
+    assert db.session.get(WebSession, row.id).expires_at > aged + TOUCH_EVERY

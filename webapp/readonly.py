@@ -7,10 +7,11 @@ request — the session row and user (webapp/sessions.py) and the view's own sta
 autocommit connection: each statement is one round trip and sees what is committed when it
 runs (what READ COMMITTED gives a transaction's statements too). Such a view must not write:
 a statement that changes data is refused (``ReadOnlyViolation``) before it reaches the
-database, so a later change to the view cannot lose atomicity unnoticed.
+database, so a later change to the view cannot lose atomicity unnoticed (the session table's
+own writes, webapp/sessions.py, run in transactions of their own and are allowed).
 
 Only the 医保码 page's payment-status poll is marked (every shown code asks every few
-seconds). SQLite gains nothing (its driver begins only before writes) but runs the same way.
+seconds). On SQLite nothing changes (its driver begins a transaction only before a write).
 """
 
 from __future__ import annotations
@@ -18,12 +19,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from flask import Flask, g, request
+from flask import Flask, g, has_request_context, request
 from sqlalchemy import event
 
 from webapp.extensions import db
 
 MARK = "_read_only_view"
+# g.read_only: the request's statements run on autocommit, or (SQLite) only the guard is on.
+AUTOCOMMIT, GUARDED = "autocommit", "guarded"
 _DML = ("insert", "update", "delete", "merge", "create", "drop", "alter", "truncate")
 
 
@@ -49,25 +52,25 @@ def begin(app: Flask) -> bool:
     and nothing has run on the session yet; whether the request is read-only now. Called
     from the session interface (before the session row is read) and as the first
     before-request hook (requests without a session cookie)."""
-    if g.get("read_only"):
-        return True
+    if "read_only" in g:
+        return bool(g.read_only)
     if not _view_is_read_only(app) or db.session().in_transaction():
         return False
-    connection = db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-    connection.info[MARK] = True
-    g.read_only = True
+    g.read_only = AUTOCOMMIT if app.extensions.get("read_only_autocommit") else GUARDED
+    if g.read_only == AUTOCOMMIT:
+        db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
     return True
 
 
 def _end(_exc: BaseException | None = None) -> None:
-    if g.pop("read_only", False):
-        if db.session().in_transaction():
-            db.session.connection().info.pop(MARK, None)
+    if g.pop("read_only", None) == AUTOCOMMIT:
         db.session.rollback()  # hands the connection back (its isolation level is reset)
 
 
 def _refuse_writes(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-    if conn.info.get(MARK) and statement.lstrip()[:8].lower().startswith(_DML):
+    if has_request_context() and g.get("read_only") \
+            and statement.lstrip()[:8].lower().startswith(_DML) \
+            and not conn.get_execution_options().get("session_store"):
         raise ReadOnlyViolation(f"a read-only view attempted: {statement[:60]}")
 
 
@@ -82,3 +85,5 @@ def init_read_only(app: Flask) -> None:
     app.teardown_request(_end)
     with app.app_context():
         event.listen(db.engine, "before_cursor_execute", _refuse_writes)
+        # SQLite's driver begins a transaction only before a write: nothing to save there.
+        app.extensions["read_only_autocommit"] = db.engine.dialect.name != "sqlite"

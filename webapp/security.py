@@ -18,17 +18,24 @@ CSP = "; ".join(
 )
 
 
-def init_security(app: Flask) -> None:
-    """Register the after-request hook that sets the headers."""
+HEADERS = (
+    ("Content-Security-Policy", CSP),
+    ("X-Frame-Options", "DENY"),
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "same-origin"),
+    ("Permissions-Policy", "camera=(self), microphone=(), geolocation=()"),
+)
+HSTS = ("Strict-Transport-Security", "max-age=31536000")
 
-    @app.after_request
+
+def init_security(app: Flask) -> None:
+    """Register the after-request hook that sets the headers (those a view set are kept)."""
+
     def set_security_headers(response: Response) -> Response:
         headers = response.headers
-        headers.setdefault("Content-Security-Policy", CSP)
-        headers.setdefault("X-Frame-Options", "DENY")
-        headers.setdefault("X-Content-Type-Options", "nosniff")
-        headers.setdefault("Referrer-Policy", "same-origin")
-        headers.setdefault("Permissions-Policy", "camera=(self), microphone=(), geolocation=()")
-        if app.config.get("SESSION_COOKIE_SECURE"):
-            headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+        wanted = HEADERS + (HSTS,) if app.config.get("SESSION_COOKIE_SECURE") else HEADERS
+        present = {key.lower() for key in headers.keys()}  # one pass, not one per header
+        headers.extend([(k, v) for k, v in wanted if k.lower() not in present])
         return response
+
+    app.after_request(set_security_headers)

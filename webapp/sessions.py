@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any, cast
@@ -88,6 +88,8 @@ class ServerSessionInterface(SessionInterface):
             # (webapp/readonly.py): match it now, before the row is read (Flask matches the
             # request again after opening the session; matching is cheap).
             request_ctx.match_request()
+            if _sessionless(app):
+                return ServerSession()  # the view authenticates otherwise: nothing loaded
             readonly.begin(app)
             row = db.session.execute(
                 _row_with_user(), {"sid_hash": hash_sid(sid), "now": wall_clock()}
@@ -150,6 +152,28 @@ class ServerSessionInterface(SessionInterface):
             )
 
 
+WITHOUT_SESSION = "_without_session_when"
+
+
+def without_session(when: Callable[[], bool]) -> Callable:
+    """Mark a view whose requests, when ``when()`` holds (asked after the URL is matched),
+    are served without loading the session (an empty, unsaved one; the cookie is left as it
+    is): the view authenticates them another way (webapp/codes/polling.py)."""
+
+    def mark(view: Callable) -> Callable:
+        setattr(view, WITHOUT_SESSION, when)
+        return view
+
+    return mark
+
+
+def _sessionless(app: Flask) -> bool:
+    rule = request_ctx.request.url_rule
+    view = app.view_functions.get(rule.endpoint) if rule is not None else None
+    when = getattr(view, WITHOUT_SESSION, None)
+    return bool(when is not None and when())
+
+
 @cache
 def _row_with_user() -> Select:
     """The live row of a session id with its user and person (outer joins: a session without a
@@ -179,8 +203,14 @@ def _user_key(data: dict) -> str | None:
     return str(value)[:40] if value else None
 
 
+def _store():
+    """A transaction of its own for the session table (outside the request's, so that a
+    view's rollback never undoes a logout; allowed during read-only requests)."""
+    return db.engine.execution_options(session_store=True).begin()
+
+
 def _insert(session: ServerSession, expires_at: datetime) -> None:
-    with db.engine.begin() as conn:
+    with _store() as conn:
         conn.execute(insert(_table).values(
             sid_hash=hash_sid(session.sid or ""), user_key=_user_key(session),
             data=_serializer.dumps(dict(session)), created_at=wall_clock(),
@@ -192,7 +222,7 @@ def _update(session: ServerSession, expires_at: datetime, with_data: bool) -> No
     values: dict[str, Any] = {"expires_at": expires_at}
     if with_data:
         values.update(data=_serializer.dumps(dict(session)), user_key=_user_key(session))
-    with db.engine.begin() as conn:
+    with _store() as conn:
         # A row ended meanwhile (logout elsewhere, password change) is not brought back.
         conn.execute(
             update(_table).where(_table.c.sid_hash == hash_sid(session.sid or "")).values(**values)
@@ -200,13 +230,13 @@ def _update(session: ServerSession, expires_at: datetime, with_data: bool) -> No
 
 
 def _delete(sid_hashes: Iterable[str]) -> None:
-    with db.engine.begin() as conn:
+    with _store() as conn:
         conn.execute(delete(_table).where(_table.c.sid_hash.in_(list(sid_hashes))))
 
 
 def purge_expired() -> int:
     """Delete the expired rows; returns how many."""
-    with db.engine.begin() as conn:
+    with _store() as conn:
         return conn.execute(delete(_table).where(_table.c.expires_at <= wall_clock())).rowcount
 
 

@@ -103,3 +103,25 @@ def test_polling_backs_off_while_nothing_happens(live_server, insured_phone, pho
     assert early >= 2, polls
     assert late <= 3, polls
     assert late / 24 < early / 12, (early, late)
+
+
+def test_the_page_polls_with_its_poll_token_and_takes_the_refreshed_one(live_server,
+                                                                        insured_phone, phone):
+    """The poll sends the page's token (so the server loads no session for it); after a
+    refresh it sends the token that came with the new code."""
+    page = phone()
+    log_in(page, live_server.url, insured_phone)
+
+    def is_poll(request) -> bool:
+        return request.url.endswith("/status")
+
+    with page.expect_request(is_poll, timeout=15_000) as first:
+        page.goto(f"{live_server.url}/code/me")
+    token = page.locator("[data-code-page]").get_attribute("data-poll-token")
+    assert token and first.value.headers.get("x-poll-token") == token
+    with page.expect_response(lambda r: r.url.endswith("/refresh")) as refreshed:
+        page.get_by_role("button", name="立即刷新").click()
+    new_token = refreshed.value.json()["poll_token"]
+    with page.expect_request(is_poll, timeout=15_000) as later:
+        pass
+    assert later.value.headers.get("x-poll-token") == new_token

@@ -29,6 +29,7 @@ from sqlalchemy import Insert, Table, bindparam, delete, insert, or_, select, up
 from sqlalchemy.orm import joinedload
 
 from webapp import clock, qr
+from webapp.codes import polling
 from webapp.audit import services as audit
 from webapp.audit.services import Actor
 from webapp.domain import Forbidden, NotFound
@@ -112,6 +113,8 @@ class IssuedCode:
     expires_at: datetime
     refresh_seconds: int
     valid_seconds: int
+    # The page's payment-status poll authenticates with this (webapp/codes/polling.py).
+    poll_token: str = ""
 
     @property
     def display(self) -> str:
@@ -126,6 +129,7 @@ class IssuedCode:
             "svg": str(qr_svg(self.code)),
             "expires_in": self.valid_seconds,
             "refresh_in": self.refresh_seconds,
+            "poll_token": self.poll_token,
         }
 
 
@@ -228,7 +232,17 @@ def issue_code(user: User, key: str, actor: Actor) -> IssuedCode:
     if random.randrange(PURGE_EVERY) == 0:
         purge_expired(limit=PURGE_BATCH, commit=False)
     commit_keeping_loaded()
-    return IssuedCode(code, expires_at, rules.refresh_seconds, rules.valid_seconds)
+    return IssuedCode(code, expires_at, rules.refresh_seconds, rules.valid_seconds,
+                      poll_token_for(user, subject, rules))
+
+
+def poll_token_for(user: User, subject: Subject, rules) -> str:
+    """The poll token that comes with a code: this user's codes for this patient, as many as
+    the page watches, until the code just issued can no longer end in a payment."""
+    from webapp.codes.settlement import token_seconds  # settlement imports this module
+
+    return polling.issue(user.id, subject.person.id, subject.key, codes_to_watch(rules),
+                         rules.valid_seconds + token_seconds())
 
 
 @cache

@@ -8,12 +8,13 @@ for this subject are looked at, so the endpoint reveals nothing about anyone els
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from functools import cache
+
+from sqlalchemy import Select, bindparam, select
 
 from webapp import clock
 from webapp.codes import paid
 from webapp.codes.services import (
-    Subject,
     code_rules,
     codes_to_watch,
     hash_code,
@@ -35,7 +36,26 @@ def code_status(user: User, key: str, codes: list[str], watch: list[str] | None 
     user issued for this subject are looked at, so the endpoint reveals nothing about anyone
     else's codes or settlements.
     """
-    return _code_status(user, key, codes, watch or [])
+    subject = resolve_subject(user.person, key) if user.person else None
+    if subject is None:
+        raise Forbidden("仅参保人本人可以出示医保码", code="forbidden")
+    return status_of(user.id, subject.person.id, codes_to_watch(code_rules(subject.person)),
+                     codes, watch or [])
+
+
+def status_of(user_id: int, person_id: int, keep: int, codes: list[str],
+              watch: list[str]) -> dict:
+    """The answer for the latest ``keep`` codes (and watched settlements) that ``user_id``
+    issued for patient ``person_id`` — from a poll token's grant or the session's user."""
+    hashes = [hash_code(normalize(c)) for c in codes[-keep:] if c]
+    watch = [w for w in watch[-keep:] if w]
+    cached = _from_redis(user_id, person_id, hashes, watch)
+    if cached is not None:
+        return cached
+    answer = _from_database(user_id, person_id, hashes)
+    if watch:
+        answer["cancelled"] = _cancelled_since(user_id, person_id, watch)
+    return answer
 
 
 def cancelled_since(user: User, key: str, watch: list[str]) -> list[dict]:
@@ -44,10 +64,11 @@ def cancelled_since(user: User, key: str, watch: list[str]) -> list[dict]:
     subject = resolve_subject(user.person, key) if user.person else None
     if subject is None:
         return []
-    return _cancelled_since(user, subject, watch[-codes_to_watch(code_rules(subject.person)):])
+    return _cancelled_since(user.id, subject.person.id,
+                            watch[-codes_to_watch(code_rules(subject.person)):])
 
 
-def _cancelled_since(user: User, subject: Subject, watch: list[str]) -> list[dict]:
+def _cancelled_since(user_id: int, person_id: int, watch: list[str]) -> list[dict]:
     watch = [w for w in watch if w]
     if not watch:
         return []
@@ -62,7 +83,7 @@ def _cancelled_since(user: User, subject: Subject, watch: list[str]) -> list[dic
                Settlement.status == SettlementStatus.CANCELLED)
     ).all()
     return [_cancelled(r.public_id, r.total_fen, r.name) for r in rows
-            if r.issued_by_user_id == user.id and r.person_id == subject.person.id]
+            if r.issued_by_user_id == user_id and r.person_id == person_id]
 
 
 def _cancelled(public_id: str, total_fen: int, pharmacy: str) -> dict:
@@ -84,24 +105,7 @@ def _paid(public_id: str, total_fen: int, pharmacy: str, cancelled: bool) -> dic
 STALE = "该码已失效，已为您刷新"
 
 
-def _code_status(user: User, key: str, codes: list[str], watch: list[str]) -> dict:
-    """The state of the newest shown codes (see code_status)."""
-    subject = resolve_subject(user.person, key) if user.person else None
-    if subject is None:
-        raise Forbidden("仅参保人本人可以出示医保码", code="forbidden")
-    keep = codes_to_watch(code_rules(subject.person))
-    hashes = [hash_code(normalize(c)) for c in codes[-keep:] if c]
-    watch = [w for w in watch[-keep:] if w]
-    cached = _from_redis(user, subject, hashes, watch)
-    if cached is not None:
-        return cached
-    answer = _from_database(user, subject, hashes)
-    if watch:
-        answer["cancelled"] = _cancelled_since(user, subject, watch)
-    return answer
-
-
-def _from_redis(user: User, subject: Subject, hashes: list[str],
+def _from_redis(user_id: int, person_id: int, hashes: list[str],
                 watch: list[str]) -> dict | None:
     """The answer from the keys settlements write after commit (None: ask the database)."""
     found = paid.lookup(hashes, watch)
@@ -110,7 +114,7 @@ def _from_redis(user: User, subject: Subject, hashes: list[str],
     by_code, by_settlement = found
 
     def mine(p: dict | None) -> bool:
-        return p is not None and p.get("user") == user.id and p.get("person") == subject.person.id
+        return p is not None and p.get("user") == user_id and p.get("person") == person_id
 
     if any(p is not None and p.get("user") is None for p in by_settlement):
         return None  # a key written without its payment (expired or older): ask the database
@@ -128,7 +132,21 @@ def _from_redis(user: User, subject: Subject, hashes: list[str],
     return answer
 
 
-def _from_database(user: User, subject: Subject, hashes: list[str]) -> dict:
+@cache
+def _shown_codes() -> Select:
+    """The shown codes with their payment, built once (the poll runs every few seconds per
+    open code page); ``hashes`` is an expanding parameter."""
+    return (
+        select(InsuranceCode.code_hash, InsuranceCode.used_at, InsuranceCode.expires_at,
+               InsuranceCode.issued_by_user_id, InsuranceCode.person_id,
+               Settlement.public_id, Settlement.total_fen, Settlement.status, Pharmacy.name)
+        .outerjoin(Settlement, Settlement.id == InsuranceCode.settlement_id)
+        .outerjoin(Pharmacy, Pharmacy.id == Settlement.pharmacy_id)
+        .where(InsuranceCode.code_hash.in_(bindparam("hashes", expanding=True)))
+    )
+
+
+def _from_database(user_id: int, person_id: int, hashes: list[str]) -> dict:
     """One indexed lookup: the shown codes (code_hash is unique) with their payment."""
     if not hashes:
         return {"state": "unknown"}
@@ -136,16 +154,9 @@ def _from_database(user: User, subject: Subject, hashes: list[str]) -> dict:
     # PostgreSQL on stale statistics) walk ix_insurance_code_issuer_subject instead — every
     # code the user ever showed for this person, thousands on a page left open. Whose code
     # it is gets checked on the few rows found.
-    rows = db.session.execute(
-        select(InsuranceCode.code_hash, InsuranceCode.used_at, InsuranceCode.expires_at,
-               InsuranceCode.issued_by_user_id, InsuranceCode.person_id,
-               Settlement.public_id, Settlement.total_fen, Settlement.status, Pharmacy.name)
-        .outerjoin(Settlement, Settlement.id == InsuranceCode.settlement_id)
-        .outerjoin(Pharmacy, Pharmacy.id == Settlement.pharmacy_id)
-        .where(InsuranceCode.code_hash.in_(hashes))
-    ).all()
+    rows = db.session.connection().execute(_shown_codes(), {"hashes": hashes}).all()
     by_hash = {r.code_hash: r for r in rows
-               if r.issued_by_user_id == user.id and r.person_id == subject.person.id}
+               if r.issued_by_user_id == user_id and r.person_id == person_id}
     paid_rows = [by_hash[h] for h in hashes if h in by_hash and by_hash[h].public_id]
     if paid_rows:
         last = paid_rows[-1]

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from flask import jsonify, make_response, render_template, request, url_for
+from flask import current_app, jsonify, make_response, render_template, request, url_for
 from flask_login import current_user
 
 from webapp.blueprints.codes import bp
+from webapp.codes import polling
 from webapp.codes import services as codes
 from webapp.codes import status as code_status
 from webapp.domain import DomainError
 from webapp.kinship.access import showable_people
+from webapp.extensions import csrf
 from webapp.readonly import read_only
+from webapp.sessions import without_session
 from webapp.web import current_actor, no_store, role_required
 
 
@@ -60,16 +63,30 @@ def refresh(subject: str):
 
 
 @bp.route("/<subject>/status", methods=["POST"])
+@csrf.exempt  # the poll token authenticates; without one the CSRF header is checked below
 @read_only
-@role_required("insured")
+@without_session(polling.has_grant)
 def status(subject: str):
     """What became of the codes this page showed (form c=CODE&c=CODE, newest last; w=SETTLEMENT
     for payments already announced, to learn of a later cancellation).
 
-    POST (with the CSRF header) so that live codes never appear in URLs or access logs.
+    The page sends its poll token (``X-Poll-Token``, webapp/codes/polling.py): then no
+    session is loaded. Without a valid one: the session's insured user and the CSRF header,
+    like every other POST. POST so that live codes never appear in URLs or access logs.
     """
     shown = request.form.getlist("c")
     watch = request.form.getlist("w")
+    grant = polling.request_grant()
+    if grant is None:
+        if current_app.config.get("WTF_CSRF_ENABLED", True):
+            csrf.protect()  # what CSRFProtect's before-request hook does for every POST
+        return _status_of_session_user(subject, shown, watch)
+    return no_store(jsonify(code_status.status_of(grant.user_id, grant.person_id, grant.keep,
+                                                  shown, watch)))
+
+
+@role_required("insured")
+def _status_of_session_user(subject: str, shown: list[str], watch: list[str]):
     try:
         result = code_status.code_status(current_user, subject, shown, watch)
     except DomainError as err:

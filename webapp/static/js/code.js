@@ -16,6 +16,7 @@
   var validSeconds = parseInt(root.dataset.validSeconds, 10);
   var keepCodes = parseInt(root.dataset.keepCodes, 10);  // what the status endpoint looks at
   var csrf = root.dataset.csrf || "";
+  var pollToken = root.dataset.pollToken || "";  // the poll's own credential (no session)
   var POLL_MIN_MS = 2000;            // right after a new code is shown
   var POLL_MAX_MS = 10000;           // after a while of nothing happening
   var POLL_BACKOFF = 1.5;
@@ -96,6 +97,7 @@
     issuedAt = Date.now();
     refreshSeconds = data.refresh_in || refreshSeconds;
     validSeconds = data.expires_in || validSeconds;
+    pollToken = data.poll_token || pollToken;
     seconds.textContent = refreshSeconds;
     backOnline();
     qrBox.hidden = false;
@@ -110,12 +112,14 @@
 
   // POST with the page's CSRF token; refusals stop the page, other failures mean offline.
   function post(url, body, done) {
+    var headers = { "X-CSRFToken": csrf, "Accept": "application/json" };
+    if (url === statusUrl && pollToken) headers["X-Poll-Token"] = pollToken;
     return fetch(url, {
       method: "POST",
       body: body,
       credentials: "same-origin",
       cache: "no-store",
-      headers: { "X-CSRFToken": csrf, "Accept": "application/json" }
+      headers: headers
     }).then(function (response) {
       if (response.status === 403 || response.status === 404) return refusal(response);
       if (!response.ok) throw new Error("HTTP " + response.status);
