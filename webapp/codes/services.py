@@ -29,9 +29,9 @@ from sqlalchemy import Insert, Table, bindparam, delete, insert, or_, select, up
 from sqlalchemy.orm import joinedload
 
 from webapp import clock, qr
-from webapp.codes import polling
 from webapp.audit import services as audit
 from webapp.audit.services import Actor
+from webapp.codes import polling
 from webapp.domain import Forbidden, NotFound
 from webapp.extensions import db
 from webapp.kinship.states import BindingStatus

@@ -10,8 +10,8 @@ from webapp.codes import polling
 from webapp.codes import services as codes
 from webapp.codes import status as code_status
 from webapp.domain import DomainError
-from webapp.kinship.access import showable_people
 from webapp.extensions import csrf
+from webapp.kinship.access import showable_people
 from webapp.readonly import read_only
 from webapp.sessions import without_session
 from webapp.web import current_actor, no_store, role_required
