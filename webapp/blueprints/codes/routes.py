@@ -10,7 +10,7 @@ from webapp.codes import polling
 from webapp.codes import services as codes
 from webapp.codes import status as code_status
 from webapp.domain import DomainError
-from webapp.extensions import csrf
+from webapp.extensions import csrf, limiter
 from webapp.kinship.access import showable_people
 from webapp.readonly import read_only
 from webapp.sessions import without_session
@@ -60,6 +60,12 @@ def refresh(subject: str):
     except DomainError as err:
         return json_error(err)
     return no_store(jsonify(issued.as_json()))
+
+
+@limiter.request_filter
+def _token_polls_are_not_rate_limited() -> bool:
+    """No limit applies to the poll; a token poll skips even the limiter's bookkeeping."""
+    return request.endpoint == "codes.status" and polling.has_grant()
 
 
 @bp.route("/<subject>/status", methods=["POST"])
