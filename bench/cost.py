@@ -81,6 +81,7 @@ def main() -> int:
     shown = client.get("/code/me").get_data(True)
     csrf = re.search(r'data-csrf="([^"]+)"', shown).group(1)
     code = re.search(r'data-code="([^"]+)"', shown).group(1)
+    poll_token = re.search(r'data-poll-token="([^"]+)"', shown).group(1)
     ajax = {"X-CSRFToken": csrf, "Accept": "application/json"}
     api = {"X-API-Key": seeded.api_key, "Content-Type": "application/json"}
 
@@ -96,7 +97,10 @@ def main() -> int:
                                n),
         "code page": cpu_ms(lambda i: ok(client.get("/code/me"), 200), n),
         "status poll": cpu_ms(lambda i: ok(client.post("/code/me/status", data={"c": code},
-                                                       headers=ajax), 200), n),
+                                                       headers={**ajax, "X-Poll-Token":
+                                                                poll_token}), 200), n),
+        "status poll (session)": cpu_ms(lambda i: ok(client.post(
+            "/code/me/status", data={"c": code}, headers=ajax), 200), n),
         "POS verify": cpu_ms(lambda i: ok(client.post(
             "/api/v1/codes/verify", data=json.dumps({"code": codes[i]}), headers=api), 200), n),
         "POS settle": cpu_ms(lambda i: ok(client.post("/api/v1/settlements", headers=api,
