@@ -45,15 +45,6 @@ BUDGETS = {
 }
 
 
-@pytest.fixture(autouse=True)
-def _no_opportunistic_purge(monkeypatch):
-    """One issue in ``PURGE_EVERY`` also deletes a bounded batch of old codes (tested in
-    tests/test_codes.py); the budgets are those of the other nine, so the draw is fixed."""
-    from webapp.codes import services as codes
-
-    monkeypatch.setattr(codes, "PURGE_EVERY", 10**9)
-
-
 def measure(client, method: str, path: str, **kw) -> tuple[int, list[str], object]:
     """Statements of one request (everything loaded before is expired, as in a new request)."""
     db.session.expire_all()
