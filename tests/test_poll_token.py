@@ -147,3 +147,15 @@ def test_without_a_token_the_poll_needs_the_csrf_header(csrf_app):
                        headers={"X-CSRFToken": csrf}).status_code == 200
     assert client.post("/code/me/status", data={"c": code},
                        headers={HEADER: token}).status_code == 200
+
+
+def test_a_token_poll_is_logged_as_the_insured_role(app, client, mother, caplog):
+    import logging
+
+    code, token = page_token(client)
+    anonymous = app.test_client()
+    with caplog.at_level(logging.INFO, logger="webapp.access"):
+        assert anonymous.post("/code/me/status", data={"c": code},
+                              headers={HEADER: token}).status_code == 200
+    lines = [r.getMessage() for r in caplog.records if r.name == "webapp.access"]
+    assert lines and '"role": "insured"' in lines[-1], lines

@@ -33,6 +33,7 @@ HEADER = "X-Poll-Token"
 PURPOSE = b"qy-poll-token-v1:"
 MAX_LENGTH = 96
 MAC_BYTES = 18  # 144 bits, 24 base64 characters
+ROLE = "insured"  # tokens come with codes, which only insured users are shown
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,7 @@ def grant(token: str, subject_key: str) -> PollGrant | None:
     if not hmac.compare_digest(mac, _mac(payload, subject_key)):
         return None
     user_id, person_id, keep, expires = (int(p) for p in parts)
-    if expires < time.time():
+    if expires < time.time() or keep < 1:
         return None
     return PollGrant(user_id, person_id, keep)
 
@@ -85,6 +86,8 @@ def request_grant() -> PollGrant | None:
     if "poll_grant" not in g:
         subject_key = str((request.view_args or {}).get("subject", ""))
         g.poll_grant = grant(request.headers.get(HEADER, ""), subject_key)
+        if g.poll_grant is not None:
+            g.access_role = ROLE  # what the access log names (no user is loaded)
     return g.poll_grant
 
 

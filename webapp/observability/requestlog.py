@@ -59,6 +59,8 @@ def _role() -> str:
     user = g.get("_login_user")
     if user is not None:
         return getattr(user, "role", None) or "anonymous"
+    if g.get("access_role"):  # authenticated without loading a user (the poll token)
+        return str(g.access_role)
     if request.blueprint == "api":
         return "api" if g.get("api_key") is not None else "anonymous"
     return "anonymous"
