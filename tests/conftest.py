@@ -117,6 +117,19 @@ def pg_app(tmp_path):
 
 
 @pytest.fixture
+def csrf_app(tmp_path):
+    """An app with CSRF protection switched on, as in production (SQLite)."""
+    application = make_app(f"sqlite:///{tmp_path / 'csrf.sqlite'}", tmp_path,
+                           WTF_CSRF_ENABLED=True)
+    limiter.reset()
+    ctx = application.app_context()
+    ctx.push()
+    yield application
+    ctx.pop()
+    wipe(application)
+
+
+@pytest.fixture
 def client(app):
     """A test client of the app."""
     return app.test_client()

@@ -8,13 +8,12 @@ import re
 
 import pytest
 
-from tests.conftest import make_app, wipe
 from tests.test_codes import bind, issue, login
 from tests.test_query_counts import counting
 from webapp.codes import polling
 from webapp.codes import services as codes
 from webapp.codes.settlement import token_seconds
-from webapp.extensions import db, limiter
+from webapp.extensions import db
 
 HEADER = polling.HEADER
 
@@ -118,18 +117,6 @@ def test_logging_out_leaves_the_token_only_for_its_short_life(app, client, mothe
     assert client.post("/code/me/status", data={"c": code},
                        headers={HEADER: token}).status_code == 200
     assert client.post("/code/me/refresh").status_code != 200
-
-
-@pytest.fixture
-def csrf_app(tmp_path):
-    application = make_app(f"sqlite:///{tmp_path / 'csrf.sqlite'}", tmp_path,
-                           WTF_CSRF_ENABLED=True)
-    limiter.reset()
-    ctx = application.app_context()
-    ctx.push()
-    yield application
-    ctx.pop()
-    wipe(application)
 
 
 def test_without_a_token_the_poll_needs_the_csrf_header(csrf_app):

@@ -7,22 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import make_app, wipe
-from webapp.extensions import limiter
-
-
-@pytest.fixture
-def csrf_app(tmp_path):
-    """An app with CSRF protection switched on, as in production."""
-    application = make_app(f"sqlite:///{tmp_path / 'csrf.sqlite'}", tmp_path,
-                           WTF_CSRF_ENABLED=True)
-    limiter.reset()
-    ctx = application.app_context()
-    ctx.push()
-    yield application
-    ctx.pop()
-    wipe(application)
-
 
 def csrf_token(html: str) -> str:
     match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html) or re.search(

@@ -60,7 +60,7 @@ def init_errorhandlers(app: Flask) -> None:
     @app.errorhandler(InterfaceError)
     def database_unavailable(err):
         # The database went away (restart, network): a 503 page that needs no database, so
-        # the page shows no user; the pool's pre-ping reconnects once it is back.
+        # the page shows no user; the pool's idle ping (webapp/dbpool.py) reconnects once it is back.
         app.logger.warning("database unavailable: %s", type(err).__name__)
         with suppress(Exception):
             db.session.rollback()
