@@ -169,3 +169,21 @@ def test_a_read_only_request_still_keeps_its_session_alive(app, client, shown):
     assert response.status_code == 200
     db.session.expire_all()
     assert db.session.get(WebSession, row.id).expires_at > aged + TOUCH_EVERY
+
+
+def test_code_page_runs_in_one_transaction(app, client, shown):
+    """Session row, unread count and the code's INSERT share one transaction: the count read
+    after the commit opened a second one (BEGIN and ROLLBACK: two round trips on PostgreSQL)."""
+    begins: list[int] = []
+
+    def began(_conn):
+        begins.append(1)
+
+    db.session.remove()  # as a new request: nothing open yet
+    event.listen(db.engine, "begin", began)
+    try:
+        page = client.get("/code/me")
+    finally:
+        event.remove(db.engine, "begin", began)
+    assert page.status_code == 200
+    assert len(begins) == 1, begins

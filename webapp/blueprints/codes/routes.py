@@ -14,6 +14,7 @@ from webapp.extensions import csrf, limiter
 from webapp.kinship.access import showable_people
 from webapp.readonly import read_only
 from webapp.sessions import without_session
+from webapp.templating import unread_messages
 from webapp.web import current_actor, no_store, role_required
 
 
@@ -41,6 +42,9 @@ def index():
 def show(subject: str):
     """One code page: QR, masked name and ID, countdown; scripts refresh and poll it."""
     who = codes.resolve_subject(current_user.person, subject)
+    # The tab bar's unread count, read now inside the transaction the code's INSERT commits:
+    # read after it, it would open a second transaction (on PostgreSQL two round trips more).
+    unread_messages()
     issued = codes.issue_code(current_user, subject, current_actor())
     response = make_response(render_template(
         "codes/show.html", who=who, issued=issued, qr=codes.qr_svg(issued.code),
