@@ -129,3 +129,28 @@ def test_message_times_leave_the_text_its_width(live_server, phone, screenshot, 
         assert r["body"] >= r["row"] - 72, r            # the body spans the row (less padding/arrow)
         assert r["time_h"] < 1.6 * r["lh"], r           # the time stays on one line
         assert r["title_lines"] <= 2, r
+
+
+def test_the_unread_count_in_the_me_list_sits_inside_its_row(live_server, insured_phone, phone,
+                                                              screenshot):
+    """我的 › 消息 shows the count beside the arrow, whole (it was placed like the tab bar's
+    badge and ran off the screen's edge: "99+" read as "99")."""
+    from webapp.models import User
+
+    with live_server.app.app_context():
+        user = db.session.scalar(db.select(User).where(User.phone == insured_phone))
+        for i in range(120):
+            messages.send(user.person, f"支付通知{i}")
+        db.session.commit()
+        db.session.remove()
+    page = phone()
+    log_in(page, live_server.url, insured_phone)
+    page.goto(f"{live_server.url}/auth/me")
+    badge = page.locator(".app-badge_inline")
+    expect(badge).to_have_text("99+")
+    expect(badge).to_have_attribute("aria-label", "超过99条未读消息")
+    box, row = badge.bounding_box(), page.locator("a.weui-cell", has=badge).bounding_box()
+    assert box and row
+    assert row["x"] <= box["x"] and box["x"] + box["width"] <= row["x"] + row["width"], (box, row)
+    assert box["x"] + box["width"] <= 390
+    screenshot(page, "me-99-plus")
