@@ -41,10 +41,16 @@ def read_only(view: Callable) -> Callable:
     return view
 
 
-def _view_is_read_only(app: Flask) -> bool:
+def view_mark(app: Flask, name: str) -> Any:
+    """The mark ``name`` a decorator set on the view this request matched (None: unmatched or
+    unmarked); read before the view runs, by this module and by webapp/sessions.py."""
     rule = request.url_rule
     view = app.view_functions.get(rule.endpoint) if rule is not None else None
-    return bool(view is not None and getattr(view, MARK, False))
+    return getattr(view, name, None)
+
+
+def _view_is_read_only(app: Flask) -> bool:
+    return bool(view_mark(app, MARK))
 
 
 def begin(app: Flask) -> bool:

@@ -168,9 +168,7 @@ def without_session(when: Callable[[], bool]) -> Callable:
 
 
 def _sessionless(app: Flask) -> bool:
-    rule = request_ctx.request.url_rule
-    view = app.view_functions.get(rule.endpoint) if rule is not None else None
-    when = getattr(view, WITHOUT_SESSION, None)
+    when = readonly.view_mark(app, WITHOUT_SESSION)
     return bool(when is not None and when())
 
 

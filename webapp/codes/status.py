@@ -58,16 +58,6 @@ def status_of(user_id: int, person_id: int, keep: int, codes: list[str],
     return answer
 
 
-def cancelled_since(user: User, key: str, watch: list[str]) -> list[dict]:
-    """Of the settlements this page announced, those cancelled since (paid with codes the user
-    issued for this subject), each with the message the page shows."""
-    subject = resolve_subject(user.person, key) if user.person else None
-    if subject is None:
-        return []
-    return _cancelled_since(user.id, subject.person.id,
-                            watch[-codes_to_watch(code_rules(subject.person)):])
-
-
 def _cancelled_since(user_id: int, person_id: int, watch: list[str]) -> list[dict]:
     watch = [w for w in watch if w]
     if not watch:
