@@ -90,17 +90,21 @@ def wipe(app) -> None:
         db.engine.dispose()
 
 
-@pytest.fixture(params=BACKENDS)
-def app(request, tmp_path):
-    """The app on each configured backend, with an app context pushed for service calls."""
-    url = PG_URL if request.param == "postgresql" else f"sqlite:///{tmp_path / 'test.sqlite'}"
-    application = make_app(url, tmp_path)
+def _in_context(application):
+    """Yield the app with its context pushed (fresh limits); afterwards empty its tables."""
     limiter.reset()
     ctx = application.app_context()
     ctx.push()
     yield application
     ctx.pop()
     wipe(application)
+
+
+@pytest.fixture(params=BACKENDS)
+def app(request, tmp_path):
+    """The app on each configured backend, with an app context pushed for service calls."""
+    url = PG_URL if request.param == "postgresql" else f"sqlite:///{tmp_path / 'test.sqlite'}"
+    yield from _in_context(make_app(url, tmp_path))
 
 
 @pytest.fixture
@@ -108,25 +112,14 @@ def pg_app(tmp_path):
     """The app on PostgreSQL only, for concurrency tests (skipped without TEST_DATABASE_URL)."""
     if not PG_URL:
         pytest.skip("needs PostgreSQL: set TEST_DATABASE_URL (CI does)")
-    application = make_app(PG_URL, tmp_path)
-    ctx = application.app_context()
-    ctx.push()
-    yield application
-    ctx.pop()
-    wipe(application)
+    yield from _in_context(make_app(PG_URL, tmp_path))
 
 
 @pytest.fixture
 def csrf_app(tmp_path):
     """An app with CSRF protection switched on, as in production (SQLite)."""
-    application = make_app(f"sqlite:///{tmp_path / 'csrf.sqlite'}", tmp_path,
-                           WTF_CSRF_ENABLED=True)
-    limiter.reset()
-    ctx = application.app_context()
-    ctx.push()
-    yield application
-    ctx.pop()
-    wipe(application)
+    yield from _in_context(make_app(f"sqlite:///{tmp_path / 'csrf.sqlite'}", tmp_path,
+                                    WTF_CSRF_ENABLED=True))
 
 
 @pytest.fixture
