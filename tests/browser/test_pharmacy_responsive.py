@@ -67,6 +67,7 @@ def fully_visible(page, locator) -> None:
 
 
 def check_page(page, label: str) -> None:
+    page.wait_for_load_state()
     found = page.evaluate(WIDTH_JS)
     assert found["scroll"] <= found["inner"], f"{label}: {found}"
     fully_visible(page, page.locator(".ph-staff__who"))
@@ -106,6 +107,7 @@ def test_pharmacy_pages_fit_the_screen(live_server, browser, screenshot, width):
         fully_visible(page, page.get_by_role("button", name="打印结算单"))
         screenshot(page, f"{width}-3-receipt")
         page.get_by_role("link", name="撤销结算").click()
+        page.wait_for_url(re.compile(r"/cancel$"))  # the click only starts the navigation
         check_page(page, "撤销")
         fully_visible(page, page.get_by_role("link", name="不撤销"))
         page.goto(base + f"/pharmacy/receipts/{data['cancelled']}")
