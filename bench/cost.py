@@ -43,9 +43,42 @@ def cpu_ms(call, n: int) -> tuple[float, float]:
     return ((time.process_time() - cpu) * 1000 / n, (time.perf_counter() - wall) * 1000 / n)
 
 
+def calls_per_request(call, n: int) -> float:
+    """Python function calls per call (cProfile's count over n calls, after cpu_ms ran them):
+    a figure that does not move with the machine's speed, for before/after comparisons."""
+    import cProfile
+    import pstats
+
+    profiler = cProfile.Profile()
+    profiler.runcall(lambda: [call(i) for i in range(n)])
+    return pstats.Stats(profiler).total_calls / n  # type: ignore[attr-defined]
+
+
+def profile(call, n: int, sort: str, callees: str | None = None) -> None:
+    """Print the 40 costliest functions of n calls (after the same warm-up as cpu_ms)."""
+    import cProfile
+    import pstats
+
+    for j in range(10):
+        call(n + j)
+    profiler = cProfile.Profile()
+    profiler.runcall(lambda: [call(i) for i in range(n)])
+    stats = pstats.Stats(profiler).sort_stats(sort)
+    stats.print_stats(40)
+    if callees:
+        stats.print_callees(callees)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=300)
+    parser.add_argument("--profile", metavar="ROW", help="print a cProfile of one row's "
+                        "requests (e.g. 'POS verify') instead of the table")
+    parser.add_argument("--sort", default="tottime", help="cProfile sort key (with --profile)")
+    parser.add_argument("--callees", metavar="REGEX", help="also print what the functions "
+                        "matching REGEX call (with --profile)")
+    parser.add_argument("--only", metavar="ROW", action="append",
+                        help="measure only this row (repeatable; e.g. under py-spy)")
     args = parser.parse_args()
     n = args.requests
     tmp = tempfile.TemporaryDirectory(prefix="qy-cost-")
@@ -66,10 +99,10 @@ def main() -> int:
             seeded = seed.seed(people=2000, log=lambda *_: None)
         else:
             seeded = seed.existing()
-        codes = seed.live_codes(n + 10)
+        codes = seed.live_codes(n + 10 + n // 5)
         msgid = seed.Msgids(seed.pharmacy())
-        tokens = seed.settlement_tokens(n + 10)
-        to_cancel = seed.settled(n + 10, msgid)
+        tokens = seed.settlement_tokens(n + 10 + n // 5)
+        to_cancel = seed.settled(n + 10 + n // 5, msgid)
         db.session.remove()
 
     client = app.test_client()
@@ -84,6 +117,7 @@ def main() -> int:
     poll_token = re.search(r'data-poll-token="([^"]+)"', shown).group(1)
     ajax = {"X-CSRFToken": csrf, "Accept": "application/json"}
     api = {"X-API-Key": seeded.api_key, "Content-Type": "application/json"}
+    pos = app.test_client()  # a POS system: its key, no cookie
 
     def ok(response, *statuses):
         assert response.status_code in statuses, (response.status_code, response.get_data(True))
@@ -91,35 +125,41 @@ def main() -> int:
     hello = Flask("hello")
     hello.add_url_rule("/", "i", lambda: "Hello, World!")
     hello_client = hello.test_client()
-    rows = {
-        "hello-world (Flask)": cpu_ms(lambda i: ok(hello_client.get("/"), 200), n),
-        "code refresh": cpu_ms(lambda i: ok(client.post("/code/me/refresh", headers=ajax), 200),
-                               n),
-        "code page": cpu_ms(lambda i: ok(client.get("/code/me"), 200), n),
-        "status poll": cpu_ms(lambda i: ok(client.post("/code/me/status", data={"c": code},
+    calls = {
+        "hello-world (Flask)": (lambda i: ok(hello_client.get("/"), 200)),
+        "code refresh": (lambda i: ok(client.post("/code/me/refresh", headers=ajax), 200)),
+        "code page": (lambda i: ok(client.get("/code/me"), 200)),
+        "status poll": (lambda i: ok(client.post("/code/me/status", data={"c": code},
                                                        headers={**ajax, "X-Poll-Token":
-                                                                poll_token}), 200), n),
-        "status poll (session)": cpu_ms(lambda i: ok(client.post(
-            "/code/me/status", data={"c": code}, headers=ajax), 200), n),
-        "POS verify": cpu_ms(lambda i: ok(client.post(
-            "/api/v1/codes/verify", data=json.dumps({"code": codes[i]}), headers=api), 200), n),
-        "POS settle": cpu_ms(lambda i: ok(client.post("/api/v1/settlements", headers=api,
+                                                                poll_token}), 200)),
+        "status poll (session)": (lambda i: ok(client.post(
+            "/code/me/status", data={"c": code}, headers=ajax), 200)),
+        "POS verify": (lambda i: ok(pos.post(
+            "/api/v1/codes/verify", data=json.dumps({"code": codes[i]}), headers=api), 200)),
+        "POS settle": (lambda i: ok(pos.post("/api/v1/settlements", headers=api,
                                                       data=json.dumps({
                                                           "msgid": msgid(),
                                                           "settlement_token": tokens[i],
                                                           "business_type": "02121",
                                                           "amount_fen": seed.SETTLE_FEN,
-                                                          "items": seed.SETTLE_ITEMS})), 201),
-                             n),
-        "POS cancel": cpu_ms(lambda i: ok(client.post(
+                                                          "items": seed.SETTLE_ITEMS})), 201)),
+        "POS cancel": (lambda i: ok(pos.post(
             f"/api/v1/settlements/{to_cancel[i]}/cancel", headers=api,
-            data=json.dumps({"msgid": msgid(), "reason": "顾客退货"})), 200), n),
+            data=json.dumps({"msgid": msgid(), "reason": "顾客退货"})), 200)),
     }
+    if args.profile:
+        profile(calls[args.profile], n, args.sort, args.callees)
+        calls = {}
+    chosen = {name: call for name, call in calls.items() if not args.only or name in args.only}
+    rows = {name: cpu_ms(call, n) for name, call in chosen.items()}
+    counted = n // 5  # pool entries n+10 … : fresh codes, tokens and settlements
+    extra = {name: calls_per_request(lambda i, call=call: call(n + 10 + i), counted)
+             for name, call in chosen.items()}
     print(f"{url.split('@')[-1].split('?')[0]}; "
           f"{n} requests each; load average {os.getloadavg()[0]:.2f}")
-    print(f"{'endpoint':<22}{'CPU ms':>8}{'wall ms':>9}")
+    print(f"{'endpoint':<22}{'CPU ms':>8}{'wall ms':>9}{'calls':>8}")
     for name, (cpu, wall) in rows.items():
-        print(f"{name:<22}{cpu:>8.2f}{wall:>9.2f}")
+        print(f"{name:<22}{cpu:>8.2f}{wall:>9.2f}{extra[name]:>8.0f}")
     if raw:
         with app.app_context():
             db.engine.dispose()

@@ -22,7 +22,7 @@ from webapp.audit import services as audit
 from webapp.audit.services import Actor
 from webapp.domain import DomainError, NotFound
 from webapp.extensions import db
-from webapp.models import ApiKey, AuditLog, Pharmacy
+from webapp.models import ApiKey, Pharmacy
 
 KEY_PREFIX = "qy"
 # last_used_at is stamped at most this often: one POS system sends many requests a minute, and
@@ -111,7 +111,7 @@ def actor_for(key: ApiKey, ip: str = "", user_agent: str = "") -> Actor:
     return Actor(user=None, ip=ip, user_agent=user_agent, label=f"api:{key.prefix}")
 
 
-def record_use(key: ApiKey, actor: Actor, detail: dict, commit: bool = True) -> AuditLog:
+def record_use(key: ApiKey, actor: Actor, detail: dict, commit: bool = True) -> None:
     """Audit 'api.key_used' (one row per request) and stamp ``last_used_at`` (at most once
     per LAST_USED_EVERY).
 
@@ -121,7 +121,6 @@ def record_use(key: ApiKey, actor: Actor, detail: dict, commit: bool = True) -> 
     now = clock.now()
     if key.last_used_at is None or now - key.last_used_at >= LAST_USED_EVERY:
         key.last_used_at = now
-    row = audit.record("api.key_used", actor, target=key.pharmacy, detail=detail)
+    audit.record("api.key_used", actor, target=key.pharmacy, detail=detail)
     if commit:
         db.session.commit()
-    return row

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
+from sqlalchemy import Table, insert
+
+from webapp import clock
 from webapp.extensions import db
 from webapp.models import AuditLog
 from webapp.observability import metrics
@@ -28,6 +31,7 @@ class Actor:
 
 
 SYSTEM = Actor(label="system")
+_INSERT = insert(cast(Table, AuditLog.__table__))
 
 
 def record(
@@ -37,12 +41,15 @@ def record(
     person: Any = None,
     detail: dict | None = None,
     label: str | None = None,
-) -> AuditLog:
+) -> None:
     """Add an audit row (committed with the caller's transaction), tagged with the request id.
 
-    Actions named in ``metrics.AUDITED`` move their Prometheus counter when that commit happens.
+    The row is written at once by a Core INSERT in the caller's transaction (rows are only ever
+    added and nothing reads them back as objects: the ORM's unit of work was a third of an API
+    request's database time). Actions named in ``metrics.AUDITED`` move their Prometheus
+    counter when that commit happens.
     """
-    row = AuditLog(
+    db.session.execute(_INSERT, dict(
         action=action,
         actor_user_id=actor.user_id,
         actor_label=(label or actor.label or "")[:80],
@@ -53,7 +60,6 @@ def record(
         user_agent=(actor.user_agent or "")[:200],
         detail=json.dumps(detail, ensure_ascii=False) if detail else "",
         request_id=current_request_id(),
-    )
-    db.session.add(row)
+        created_at=clock.now(),
+    ))
     metrics.audited(db.session(), action)
-    return row
