@@ -10,6 +10,7 @@ The budgets are what the paths need; the comment of each says which statements t
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import select
 
 from tests.test_api import Pos
 from tests.test_codes import bind, issue, login
@@ -18,6 +19,7 @@ from webapp.api.keys import create_key
 from webapp.audit.services import SYSTEM
 from webapp.codes import msgids
 from webapp.extensions import db
+from webapp.models import Message
 
 BUDGETS = {
     # the session row with its user and their person (one statement); the INSERT of the code
@@ -34,14 +36,18 @@ BUDGETS = {
     # key; its audit row and last_used_at; the code with patient and account (one statement);
     # the token UPDATE; the verify audit row; the 共济 membership of the patient
     "verify": 7,
-    # key, audit, msgid claim (2); the consuming UPDATE … RETURNING, the consumed row with
-    # patient and account; the aid seam; the account lock; the settlement, the debit (balance,
-    # ledger row), the message, the code's settlement_id; audit; the msgid answer
-    "settle": 17,
-    # key, audit, msgid claim (2); the settlement FOR UPDATE; the reconciled-day check; its
-    # payments; the account lock; refund (balance, ledger row); the settlement's new state;
-    # the messages; audit; the msgid answer
-    "cancel": 16,
+    # key, audit, msgid claim (one INSERT … RETURNING id when fresh); the consuming UPDATE …
+    # RETURNING, the consumed row with patient and account; the aid seam; the account lock;
+    # the settlement, the debit (balance, ledger row), the code's settlement_id, the message;
+    # the relatives' bindings with their holders (one statement); audit; the msgid answer
+    "settle": 15,
+    # a child's code shown by the mother, the father also bound: + the binding FOR UPDATE, and
+    # a message to each parent (their bindings and holders still one statement)
+    "settle_relative": 18,
+    # key, audit, msgid claim (one); the settlement FOR UPDATE with its patient; the
+    # reconciled-day check; its payments; the account lock; refund (balance, ledger row); the
+    # settlement's new state; the message; the relatives' bindings; audit; the msgid answer
+    "cancel": 14,
 }
 
 
@@ -112,8 +118,8 @@ def test_verify_budget(pos, factory):
     within("verify", count, sql)
 
 
-def _settle(pos, patient):
-    token = _verify(pos, issue(patient).code)[2].get_json()["settlement_token"]
+def _settle(pos, patient, key: str = "me"):
+    token = _verify(pos, issue(patient, key).code)[2].get_json()["settlement_token"]
     body = {"msgid": msgids.new_msgid(pos.pharmacy), "settlement_token": token,
             "business_type": "02121", "amount_fen": 2350,
             "items": [{"name": "布洛芬缓释胶囊", "quantity": 1, "amount_fen": 2350}]}
@@ -125,6 +131,20 @@ def test_settle_budget(pos, factory):
     count, sql, response = _settle(pos, patient)
     assert response.get_json()["status"] == "settled"
     within("settle", count, sql)
+
+
+def test_settle_for_a_relative_budget(pos, factory):
+    mother = factory.user(name="李红", age=38, male=False)
+    father = factory.user(name="张伟", age=40)
+    child = factory.person(name="张小明", age=8, balance_fen=5000)
+    binding = bind(mother.person, child, "child")
+    bind(father.person, child, "child")
+    count, sql, response = _settle(pos, mother, binding.public_id)
+    assert response.get_json()["shown_by"] == "relative"
+    within("settle_relative", count, sql)
+    told = db.session.scalars(select(Message.recipient_person_id)
+                              .where(Message.title == "家人医保支付通知")).all()
+    assert sorted(told) == sorted([mother.person.id, father.person.id])
 
 
 def test_cancel_budget(pos, factory):

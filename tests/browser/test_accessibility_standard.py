@@ -63,7 +63,7 @@ def seed(app, elder: bool) -> dict:
         out = {
             "holder": holder.phone, "grandma": grandma.phone, "clerk": clerk.phone,
             "reviewer": reviewer.phone, "token": token, "child": child.public_id,
-            "member": member.public_id, "message": note.public_id,
+            "member": member.public_id, "message": note,
             "me_person": holder.person.public_id, "son_person": son.public_id,
             "receipt": paid.public_id,
             "pending": pending.public_id, "js_holder": js_holder.phone,

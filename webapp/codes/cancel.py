@@ -22,6 +22,7 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from webapp import clock
 from webapp.api.errors import fail
@@ -69,9 +70,10 @@ def _own_settlement(settlement: Settlement | str, pharmacy: Pharmacy) -> Settlem
     public_id = settlement.public_id if isinstance(settlement, Settlement) else settlement
     row = db.session.scalar(
         select(Settlement)
+        .options(joinedload(Settlement.person, innerjoin=True))  # the notices name the patient
         .where(Settlement.public_id == str(public_id or ""),
                Settlement.pharmacy_id == pharmacy.id)
-        .with_for_update().execution_options(populate_existing=True))
+        .with_for_update(of=Settlement).execution_options(populate_existing=True))
     if row is None:
         raise fail("not_found", "未找到该结算单", field="settlement_id")
     return row
@@ -110,7 +112,7 @@ def cancel_message(settlement: Settlement | str, pharmacy: Pharmacy, actor: Acto
 
 def _replay(claimed: msgids.Claim, settlement_needed: bool = False) -> Outcome:
     """The first answer of a repeated message (commits the caller's own rows)."""
-    row = claimed.record.settlement
+    row = claimed.earlier.settlement
     if row is None and settlement_needed:
         # A cancel's record always names its settlement once committed; never answer without.
         raise fail("not_found")
@@ -128,7 +130,7 @@ def _first_cancel_answer(settlement: Settlement) -> dict[str, Any] | None:
                MessageRecord.kind.in_([MessageKind.CANCEL.value, MessageKind.REVERSAL.value]),
                MessageRecord.answer != "")
         .order_by(MessageRecord.id))
-    return msgids.Claim(record, False).answer if record is not None else None
+    return msgids.Claim(record.id, record.msgid, False, record).answer if record else None
 
 
 def _cancel(row: Settlement, pharmacy: Pharmacy, actor: Actor, reason: str,
@@ -214,11 +216,11 @@ def _finish_reversal(claimed: msgids.Claim, actor: Actor, pharmacy: Pharmacy,
                      original_msgid: str, row: Settlement | None,
                      answer: ReversalAnswer | None) -> Outcome:
     """Audit the reversal, keep its answer, commit."""
-    shaped = answer(claimed.record.msgid, original_msgid, row) if answer else None
+    shaped = answer(claimed.msgid, original_msgid, row) if answer else None
     msgids.finish(claimed, shaped, row.id if row is not None else None)
     audit.record("settlement.reversal", actor, target=pharmacy,
                  person=row.person if row is not None else None, detail={
-                     "pharmacy": pharmacy.code, "msgid": claimed.record.msgid,
+                     "pharmacy": pharmacy.code, "msgid": claimed.msgid,
                      "original_msgid": original_msgid,
                      "settlement": row.public_id if row is not None else None})
     db.session.commit()

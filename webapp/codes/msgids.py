@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, select
+from sqlalchemy import Table, delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -33,6 +33,8 @@ from webapp.codes.states import MessageKind
 from webapp.extensions import db
 from webapp.models import Pharmacy
 from webapp.policy import policy_for
+
+_TABLE = cast(Table, MessageRecord.__table__)
 
 PREFIX_LENGTH = 12
 MSGID_LENGTH = 30
@@ -80,25 +82,36 @@ def fingerprint(kind: str, *parts: Any) -> str:
 
 @dataclass(frozen=True)
 class Claim:
-    """The message row of a call, and whether this call is its first (so it must do the work)."""
+    """The message row of a call, and whether this call is its first (so it must do the work).
 
-    record: MessageRecord
+    A first call knows only its row's id (nothing is read back); a repeated one has the
+    earlier ``record`` with its answer and settlement."""
+
+    id: int
+    msgid: str
     fresh: bool
+    record: MessageRecord | None = None
 
     @property
     def answer(self) -> dict[str, Any] | None:
         """The first call's stored answer (None when it stored none)."""
-        return json.loads(self.record.answer) if self.record.answer else None
+        record = self.record
+        return json.loads(record.answer) if record is not None and record.answer else None
+
+    @property
+    def earlier(self) -> MessageRecord:
+        """The record of the first call (a repeated call only)."""
+        assert self.record is not None, "a first call has no earlier record"
+        return self.record
 
 
-def _insert(values: dict[str, Any]) -> bool:
-    """INSERT the row unless (pharmacy, msgid) exists; True when this call inserted it."""
+def _insert(values: dict[str, Any]) -> int | None:
+    """INSERT the row unless (pharmacy, msgid) exists; its id when this call inserted it."""
     dialect = db.session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    table = cast(Table, MessageRecord.__table__)
-    statement = insert(table).values(**values).on_conflict_do_nothing(
-        index_elements=["pharmacy_id", "msgid"]).returning(table.c.id)
-    return db.session.execute(statement).scalar() is not None
+    statement = insert(_TABLE).values(**values).on_conflict_do_nothing(
+        index_elements=["pharmacy_id", "msgid"]).returning(_TABLE.c.id)
+    return db.session.execute(statement).scalar()
 
 
 def find(pharmacy_id: int, msgid: str) -> MessageRecord | None:
@@ -112,34 +125,36 @@ def find(pharmacy_id: int, msgid: str) -> MessageRecord | None:
 def claim(pharmacy: Pharmacy, msgid: str, kind: MessageKind, print_: str,
           original_msgid: str | None = None) -> Claim:
     """Record the message, or find its earlier record: replay, ``reversed`` or ``msgid_conflict``."""
-    fresh = _insert({"pharmacy_id": pharmacy.id, "msgid": msgid, "kind": kind.value,
-                     "fingerprint": print_, "original_msgid": original_msgid, "answer": "",
-                     "created_at": clock.now()})
+    inserted = _insert({"pharmacy_id": pharmacy.id, "msgid": msgid, "kind": kind.value,
+                        "fingerprint": print_, "original_msgid": original_msgid, "answer": "",
+                        "created_at": clock.now()})
+    if inserted is not None:
+        return Claim(inserted, msgid, True)
     record = find(pharmacy.id, msgid)
-    if record is None:  # pragma: no cover - the row was inserted or seen just now
+    if record is None:  # pragma: no cover - the row was seen just now
         raise fail("internal_error")
-    if fresh:
-        return Claim(record, True)
     if record.kind == MessageKind.REVERSED:
         raise fail("reversed", field="msgid")
     if record.kind != kind or record.fingerprint != print_:
         raise fail("msgid_conflict", field="msgid")
-    return Claim(record, False)
+    return Claim(record.id, msgid, False, record)
 
 
 def reserve_reversed(pharmacy: Pharmacy, msgid: str) -> MessageRecord | None:
     """Mark a msgid that never arrived as reversed; None when it has arrived meanwhile."""
     if _insert({"pharmacy_id": pharmacy.id, "msgid": msgid, "kind": MessageKind.REVERSED.value,
-                "fingerprint": "", "answer": "", "created_at": clock.now()}):
+                "fingerprint": "", "answer": "", "created_at": clock.now()}) is not None:
         return find(pharmacy.id, msgid)
     return None
 
 
 def finish(claimed: Claim, answer: dict[str, Any] | None, settlement_id: int | None = None) -> None:
     """Store the first answer (and the settlement it concerns) on the message's row."""
-    claimed.record.answer = json.dumps(answer, ensure_ascii=False) if answer is not None else ""
+    values: dict[str, Any] = {
+        "answer": json.dumps(answer, ensure_ascii=False) if answer is not None else ""}
     if settlement_id is not None:
-        claimed.record.settlement_id = settlement_id
+        values["settlement_id"] = settlement_id
+    db.session.execute(update(_TABLE).where(_TABLE.c.id == claimed.id).values(**values))
 
 
 def keep_days(region_code: str) -> int:

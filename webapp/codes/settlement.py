@@ -60,7 +60,7 @@ from webapp.codes.services import ALPHABET, CODE_LENGTH, hash_code, normalize
 from webapp.codes.states import MessageKind
 from webapp.codes.verification import Verification
 from webapp.domain import DomainError, command
-from webapp.extensions import db
+from webapp.extensions import db, write_through
 from webapp.kinship.states import BindingStatus
 from webapp.masking import mask_name
 from webapp.models import (
@@ -162,9 +162,8 @@ def _verify(code_text: str, pharmacy: Pharmacy, actor: Actor) -> Verification:
     now = clock.now()
     binding = _check_state(row, now, check_expiry=True)
     token = secrets.token_urlsafe(24)
-    row.token_hash = _hash_token(token)
-    row.token_pharmacy_id = pharmacy.id
-    row.token_expires_at = now + timedelta(seconds=token_seconds())
+    write_through(row, token_hash=_hash_token(token), token_pharmacy_id=pharmacy.id,
+                  token_expires_at=now + timedelta(seconds=token_seconds()))
     audit.record("code.verified", actor, target=pharmacy, person=row.person,
                  detail={"pharmacy": pharmacy.code, "on_behalf": binding is not None})
     return Verification(row, row.person, row.holder, binding, pharmacy, token,
@@ -271,7 +270,7 @@ def _settle_message(token: str, pharmacy: Pharmacy, actor: Actor, amount_fen: in
                                     allow_cash)
         claimed = msgids.claim(pharmacy, msgid, MessageKind.SETTLE, print_)
         if not claimed.fresh:
-            original = claimed.record.settlement
+            original = claimed.earlier.settlement
             if original is None:  # pragma: no cover - a settle record always has its row
                 raise fail("internal_error")
             original.replayed = True

@@ -7,7 +7,7 @@ writes it (read-time condition, as on the family pages).
 from __future__ import annotations
 
 from sqlalchemy import and_, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from webapp import clock
 from webapp.extensions import db
@@ -48,7 +48,7 @@ def showable_people(holder: InsuredPerson) -> list[tuple[InsuredPerson, KinshipB
 def bindings_to(member: InsuredPerson) -> list[KinshipBinding]:
     """The 已绑定 bindings by which others may show the member's code, with their holders."""
     return list(db.session.scalars(
-        select(KinshipBinding).options(selectinload(KinshipBinding.holder))
+        select(KinshipBinding).options(joinedload(KinshipBinding.holder))
         .where(KinshipBinding.member_person_id == member.id, _usable())
         .order_by(KinshipBinding.id)
     ))

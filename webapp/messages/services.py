@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import Table, insert, select
 
 from webapp import clock
+from webapp.columns import new_public_id
 from webapp.domain import NotFound
 from webapp.extensions import db
 from webapp.models import InsuredPerson, Message
+
+_INSERT = insert(cast(Table, Message.__table__))
 
 
 def page(endpoint: str, **values: Any) -> str:
@@ -19,13 +22,16 @@ def page(endpoint: str, **values: Any) -> str:
 
 
 def send(person: InsuredPerson, title: str, body: str = "", category: str = "system",
-         link: str = "") -> Message:
-    """Queue a message to a person (committed with the caller's transaction)."""
-    message = Message(
-        recipient_person_id=person.id, title=title[:80], body=body, category=category, link=link
-    )
-    db.session.add(message)
-    return message
+         link: str = "") -> str:
+    """Queue a message to a person (committed with the caller's transaction); its public id.
+
+    Written at once by a Core INSERT (a settlement sends up to four: the unit of work's flush
+    of as many objects was a fifth of the POS settle request)."""
+    public_id = new_public_id()
+    db.session.execute(_INSERT, {
+        "public_id": public_id, "recipient_person_id": person.id, "title": title[:80],
+        "body": body, "category": category, "link": link, "created_at": clock.now()})
+    return public_id
 
 
 def open_message(person_id: int, public_id: str) -> Message:
