@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import pytest
 from flask import Flask
-from sqlalchemy import event, insert, text
+from sqlalchemy import event, insert, select, text
 
 from tests import factories
 from tests.conftest import make_app
-from tests.test_codes import issue, login
+from tests.test_codes import bind, issue, login
 from webapp.codes import services as codes
-from webapp.extensions import db
+from webapp.extensions import db, write_through
+from webapp.kinship.models import KinshipBinding
 from webapp.messages import services as messages
 from webapp.messages.queries import UNREAD_COUNT_CAP, unread_count
 from webapp.models import InsuranceCode
@@ -187,3 +188,29 @@ def test_code_page_runs_in_one_transaction(app, client, shown):
         event.remove(db.engine, "begin", began)
     assert page.status_code == 200
     assert len(begins) == 1, begins
+
+
+def test_write_through_updates_the_row_and_keeps_the_loaded_object_in_step(app, factory):
+    """One UPDATE by id, nothing left for the unit of work, the object reads the new value, and
+    another session sees it after the commit; a row with a version counter is refused."""
+    user = factory.user(name="李红", age=38, male=False)
+    row = db.session.scalar(select(InsuranceCode).where(
+        InsuranceCode.code_hash == codes.hash_code(issue(user).code)))
+    sent = []
+    listener = lambda *args: sent.append(args[2])  # noqa: E731 - before_cursor_execute
+    event.listen(db.engine, "before_cursor_execute", listener)
+    try:
+        write_through(row, token_pharmacy_id=None, token_hash="a" * 64)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", listener)
+    assert len(sent) == 1 and sent[0].lstrip().upper().startswith("UPDATE INSURANCE_CODE"), sent
+    assert row.token_hash == "a" * 64 and not db.session.dirty
+    db.session.commit()
+    with db.engine.connect() as other:
+        assert other.execute(text("SELECT token_hash FROM insurance_code WHERE id = :i"),
+                             {"i": row.id}).scalar() == "a" * 64
+    binding = bind(user.person, factory.person(name="张小明", age=8))
+    assert isinstance(binding, KinshipBinding)
+    with pytest.raises(AssertionError, match="version counter"):
+        write_through(binding, phone="13800000000")
+
