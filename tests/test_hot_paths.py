@@ -214,3 +214,16 @@ def test_write_through_updates_the_row_and_keeps_the_loaded_object_in_step(app, 
     with pytest.raises(AssertionError, match="version counter"):
         write_through(binding, phone="13800000000")
 
+
+
+def test_no_view_or_hook_is_async(app):
+    """webapp.App calls views and hooks as they are (no async-to-sync wrapping): an async one
+    would return an un-awaited coroutine, so there must be none."""
+    import inspect
+
+    hooks = [f for table in (app.before_request_funcs, app.after_request_funcs,
+                             app.teardown_request_funcs) for funcs in table.values() for f in funcs]
+    found = [f for f in [*app.view_functions.values(), *hooks, *app.teardown_appcontext_funcs]
+             if inspect.iscoroutinefunction(getattr(f, "func", f))]
+    assert not found, found
+    assert len(app.view_functions) > 80 and len(hooks) > 10  # the real app, every blueprint
