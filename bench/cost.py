@@ -4,17 +4,27 @@ docs/SCALING.md's capacity sums beside the req/s of ``make bench``.
 
     .venv/bin/python bench/cost.py [--requests 300]          # temporary SQLite
     BENCH_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/postgres \\
-        .venv/bin/python bench/cost.py                        # a clone of qybench_people_2000
+        .venv/bin/python bench/cost.py     # a clone of qybench_people_2000 (seeded when missing)
+
+    .venv/bin/python bench/cost.py --only "POS verify"         # one row (repeatable)
+    .venv/bin/python bench/cost.py --profile "POS settle" --sort cumulative [--callees RE]
+
+The ``calls`` column is the Python function calls per request (cProfile's count over a fifth
+of the requests): unlike CPU ms it does not move with the machine's speed, which on a shared VM
+varies by half between two runs minutes apart, so it is the before/after figure of a change.
+``--profile`` prints cProfile's table for one row instead of measuring.
 
 The app is the bench's (bench/wsgi.py settings: CSRF, sessions, audit as in production),
 driven through Flask's test client (no HTTP server: add the server's own cost, e.g.
-gunicorn's hello-world CPU per request, to each row). The database server's CPU is not in
+gunicorn's hello-world CPU per request, to each row). The POS rows use a client without the
+session cookie, as a POS system calls the API. The database server's CPU is not in
 these figures (its work is counted as statements: tests/test_statement_budgets.py).
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import re
@@ -83,8 +93,13 @@ def main() -> int:
     n = args.requests
     tmp = tempfile.TemporaryDirectory(prefix="qy-cost-")
     raw = os.environ.get("BENCH_DATABASE_URL", "")
-    url = pgadmin.recreate(make_url(raw), "qybench_cost", template="qybench_people_2000") if raw else \
-        f"sqlite:///{tmp.name}/cost.sqlite"
+    if raw:
+        from scale_report import build_template  # seeds qybench_people_2000 once when missing
+
+        url = pgadmin.recreate(make_url(raw), "qybench_cost",
+                               template=build_template(make_url(raw), 2000, rebuild=False))
+    else:
+        url = f"sqlite:///{tmp.name}/cost.sqlite"
     os.environ.update({"BENCH_DB_URL": url, "BENCH_SECRET_KEY": secrets.token_hex(32),
                        "BENCH_UPLOADS": f"{tmp.name}/uploads", "ACCESS_LOG": "off"})
     import seed
@@ -104,8 +119,6 @@ def main() -> int:
         tokens = seed.settlement_tokens(n + 10 + n // 5)
         to_cancel = seed.settled(n + 10 + n // 5, msgid)
         db.session.remove()
-
-    import gc
 
     gc.collect()  # the seed's garbage would otherwise be collected inside whichever row runs first
     gc.freeze()
@@ -130,26 +143,22 @@ def main() -> int:
     hello.add_url_rule("/", "i", lambda: "Hello, World!")
     hello_client = hello.test_client()
     calls = {
-        "hello-world (Flask)": (lambda i: ok(hello_client.get("/"), 200)),
-        "code refresh": (lambda i: ok(client.post("/code/me/refresh", headers=ajax), 200)),
-        "code page": (lambda i: ok(client.get("/code/me"), 200)),
-        "status poll": (lambda i: ok(client.post("/code/me/status", data={"c": code},
-                                                       headers={**ajax, "X-Poll-Token":
-                                                                poll_token}), 200)),
-        "status poll (session)": (lambda i: ok(client.post(
-            "/code/me/status", data={"c": code}, headers=ajax), 200)),
-        "POS verify": (lambda i: ok(pos.post(
-            "/api/v1/codes/verify", data=json.dumps({"code": codes[i]}), headers=api), 200)),
-        "POS settle": (lambda i: ok(pos.post("/api/v1/settlements", headers=api,
-                                                      data=json.dumps({
-                                                          "msgid": msgid(),
-                                                          "settlement_token": tokens[i],
-                                                          "business_type": "02121",
-                                                          "amount_fen": seed.SETTLE_FEN,
-                                                          "items": seed.SETTLE_ITEMS})), 201)),
-        "POS cancel": (lambda i: ok(pos.post(
+        "hello-world (Flask)": lambda i: ok(hello_client.get("/"), 200),
+        "code refresh": lambda i: ok(client.post("/code/me/refresh", headers=ajax), 200),
+        "code page": lambda i: ok(client.get("/code/me"), 200),
+        "status poll": lambda i: ok(client.post(
+            "/code/me/status", data={"c": code}, headers={**ajax, "X-Poll-Token": poll_token}),
+            200),
+        "status poll (session)": lambda i: ok(client.post(
+            "/code/me/status", data={"c": code}, headers=ajax), 200),
+        "POS verify": lambda i: ok(pos.post(
+            "/api/v1/codes/verify", data=json.dumps({"code": codes[i]}), headers=api), 200),
+        "POS settle": lambda i: ok(pos.post("/api/v1/settlements", headers=api, data=json.dumps({
+            "msgid": msgid(), "settlement_token": tokens[i], "business_type": "02121",
+            "amount_fen": seed.SETTLE_FEN, "items": seed.SETTLE_ITEMS})), 201),
+        "POS cancel": lambda i: ok(pos.post(
             f"/api/v1/settlements/{to_cancel[i]}/cancel", headers=api,
-            data=json.dumps({"msgid": msgid(), "reason": "顾客退货"})), 200)),
+            data=json.dumps({"msgid": msgid(), "reason": "顾客退货"})), 200),
     }
     if args.profile:
         profile(calls[args.profile], n, args.sort, args.callees)

@@ -126,9 +126,11 @@ def test_random_contract_sequences_keep_the_ledger_sound(app, factory):
         def money_is_conserved(self) -> None:
             assert total_money() == start
 
+    # Derandomized: the same 20 sequences every run. Random ones once (CI, stop 17) held no
+    # cancel at all in 12 examples and the check below failed with nothing wrong.
     run_state_machine_as_test(Contract, settings=settings(
-        max_examples=12, stateful_step_count=12, deadline=None, database=None,
-        suppress_health_check=list(HealthCheck)))
+        max_examples=20, stateful_step_count=12, deadline=None, database=None,
+        derandomize=True, suppress_health_check=list(HealthCheck)))
     # The machine really settled, cancelled and reversed (not only empty sequences).
     statuses = set(db.session.scalars(select(Settlement.status)).all())
     assert statuses == {SettlementStatus.SETTLED, SettlementStatus.CANCELLED}
