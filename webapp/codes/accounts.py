@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, insert, select
 
 from webapp.codes.notices import parts_text
-from webapp.extensions import db
+from webapp.columns import new_public_id
+from webapp.extensions import db, write_through
 from webapp.models import InsuredPerson, LedgerEntry, PersonalAccount, Settlement
+
+_LEDGER_INSERT = insert(cast(Table, LedgerEntry.__table__))
 
 
 @dataclass(frozen=True)
@@ -53,9 +56,19 @@ def lock_accounts(ids: list[int]) -> dict[int, PersonalAccount]:
 def debit(account: PersonalAccount, fen: int, kind: str, settlement: Settlement,
            beneficiary: InsuredPerson, memo: str, now: datetime) -> None:
     """Take ``fen`` from a locked account and write the ledger row with the balance after."""
-    account.balance_fen -= fen
-    db.session.add(LedgerEntry(
-        account_id=account.id, amount_fen=-fen, balance_after_fen=account.balance_fen,
-        kind=kind, memo=memo[:200], settlement_id=settlement.id,
-        beneficiary_person_id=beneficiary.id, created_at=now,
-    ))
+    post(account, -fen, kind, memo, settlement.id, beneficiary.id, now)
+
+
+def post(account: PersonalAccount, amount_fen: int, kind: str, memo: str,
+         settlement_id: int | None, beneficiary_person_id: int | None, now: datetime,
+         reverses_entry_id: int | None = None) -> None:
+    """Move a locked account's balance by ``amount_fen`` (signed) and write its ledger row: an
+    UPDATE and an INSERT sent at once (the loaded account reads the new balance; no unit of
+    work flush for either)."""
+    balance = account.balance_fen + amount_fen
+    write_through(account, balance_fen=balance)
+    db.session.execute(_LEDGER_INSERT, {
+        "account_id": account.id, "amount_fen": amount_fen, "balance_after_fen": balance,
+        "kind": kind, "memo": memo[:200], "settlement_id": settlement_id,
+        "beneficiary_person_id": beneficiary_person_id, "reverses_entry_id": reverses_entry_id,
+        "public_id": new_public_id(), "created_at": now})

@@ -29,7 +29,7 @@ from webapp.api.errors import fail
 from webapp.audit import services as audit
 from webapp.audit.services import Actor
 from webapp.codes import msgids, paid, reconciliation
-from webapp.codes.accounts import Outcome, lock_accounts
+from webapp.codes.accounts import Outcome, lock_accounts, post
 from webapp.codes.checks import cancel_days, check_reason
 from webapp.codes.models import MessageRecord
 from webapp.codes.notices import notify_cancelled
@@ -150,14 +150,9 @@ def _cancel(row: Settlement, pharmacy: Pharmacy, actor: Actor, reason: str,
         .order_by(LedgerEntry.id)).all()
     locked = lock_accounts([p.account_id for p in payments])
     for payment in payments:
-        account = locked[payment.account_id]
-        account.balance_fen -= payment.amount_fen  # a payment row is negative
-        db.session.add(LedgerEntry(
-            account_id=account.id, amount_fen=-payment.amount_fen,
-            balance_after_fen=account.balance_fen, kind=REFUND_KINDS[payment.kind],
-            memo=f"撤销：{payment.memo}"[:200], settlement_id=row.id,
-            beneficiary_person_id=payment.beneficiary_person_id, created_at=now,
-            reverses_entry_id=payment.id))
+        post(locked[payment.account_id], -payment.amount_fen,  # a payment row is negative
+             REFUND_KINDS[payment.kind], f"撤销：{payment.memo}", row.id,
+             payment.beneficiary_person_id, now, reverses_entry_id=payment.id)
     row.status = SettlementStatus.CANCELLED
     row.cancelled_at = now
     row.cancel_reason = reason
