@@ -25,8 +25,8 @@ def send(person: InsuredPerson, title: str, body: str = "", category: str = "sys
          link: str = "") -> str:
     """Queue a message to a person (committed with the caller's transaction); its public id.
 
-    Written at once by a Core INSERT (a settlement sends up to four: the unit of work's flush
-    of as many objects was a fifth of the POS settle request)."""
+    Written at once by a Core INSERT, not flushed by the unit of work: a settlement sends up to
+    four, and its notices were a fifth of the POS settle request."""
     public_id = new_public_id()
     db.session.execute(_INSERT, {
         "public_id": public_id, "recipient_person_id": person.id, "title": title[:80],
