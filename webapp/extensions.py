@@ -9,7 +9,7 @@ from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
-from sqlalchemy import CursorResult, MetaData, Update, bindparam, inspect, update
+from sqlalchemy import CursorResult, Insert, MetaData, Update, bindparam, insert, inspect, update
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -70,6 +70,18 @@ def write_through(row: Any, **values: Any) -> None:
                        {"_row_id": row.id, **values})
     for name, value in values.items():
         set_committed_value(row, name, value)
+
+
+def insert_row(model: Any, **values: Any) -> None:
+    """INSERT one row of ``model`` with a Core statement now, in the session's transaction, for
+    rows nothing reads back as objects (audit, messages, ledger): the column defaults (public
+    id, created_at) apply as with the ORM, without the unit of work's flush."""
+    db.session.execute(_insert_into(model.__table__), values)
+
+
+@cache
+def _insert_into(table: Any) -> Insert:
+    return insert(table)
 
 
 @cache

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, insert
-
-from webapp import clock
-from webapp.extensions import db
+from webapp.extensions import db, insert_row
 from webapp.models import AuditLog
 from webapp.observability import metrics
 from webapp.observability.requestlog import current_request_id
@@ -31,7 +28,6 @@ class Actor:
 
 
 SYSTEM = Actor(label="system")
-_INSERT = insert(cast(Table, AuditLog.__table__))
 
 
 def record(
@@ -49,7 +45,8 @@ def record(
     was about a fifth of a POS verify). Actions named in ``metrics.AUDITED`` move their
     Prometheus counter when that commit happens.
     """
-    db.session.execute(_INSERT, dict(
+    insert_row(
+        AuditLog,
         action=action,
         actor_user_id=actor.user_id,
         actor_label=(label or actor.label or "")[:80],
@@ -60,6 +57,5 @@ def record(
         user_agent=(actor.user_agent or "")[:200],
         detail=json.dumps(detail, ensure_ascii=False) if detail else "",
         request_id=current_request_id(),
-        created_at=clock.now(),
-    ))
+    )
     metrics.audited(db.session(), action)

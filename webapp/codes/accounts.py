@@ -4,16 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import select
 
 from webapp.codes.notices import parts_text
-from webapp.columns import new_public_id
-from webapp.extensions import db, write_through
+from webapp.extensions import db, insert_row, write_through
 from webapp.models import InsuredPerson, LedgerEntry, PersonalAccount, Settlement
-
-_LEDGER_INSERT = insert(cast(Table, LedgerEntry.__table__))
 
 
 @dataclass(frozen=True)
@@ -67,8 +64,7 @@ def post(account: PersonalAccount, amount_fen: int, kind: str, memo: str,
     work flush for either)."""
     balance = account.balance_fen + amount_fen
     write_through(account, balance_fen=balance)
-    db.session.execute(_LEDGER_INSERT, {
-        "account_id": account.id, "amount_fen": amount_fen, "balance_after_fen": balance,
-        "kind": kind, "memo": memo[:200], "settlement_id": settlement_id,
-        "beneficiary_person_id": beneficiary_person_id, "reverses_entry_id": reverses_entry_id,
-        "public_id": new_public_id(), "created_at": now})
+    insert_row(LedgerEntry, account_id=account.id, amount_fen=amount_fen,
+               balance_after_fen=balance, kind=kind, memo=memo[:200], settlement_id=settlement_id,
+               beneficiary_person_id=beneficiary_person_id, reverses_entry_id=reverses_entry_id,
+               created_at=now)

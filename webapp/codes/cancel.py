@@ -130,7 +130,7 @@ def _first_cancel_answer(settlement: Settlement) -> dict[str, Any] | None:
                MessageRecord.kind.in_([MessageKind.CANCEL.value, MessageKind.REVERSAL.value]),
                MessageRecord.answer != "")
         .order_by(MessageRecord.id))
-    return msgids.Claim(record.id, record.msgid, False, record).answer if record else None
+    return msgids.stored_answer(record) if record is not None else None
 
 
 def _cancel(row: Settlement, pharmacy: Pharmacy, actor: Actor, reason: str,

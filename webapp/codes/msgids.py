@@ -82,27 +82,33 @@ def fingerprint(kind: str, *parts: Any) -> str:
 
 @dataclass(frozen=True)
 class Claim:
-    """The message row of a call, and whether this call is its first (so it must do the work).
-
-    A first call knows only its row's id (nothing is read back); a repeated one has the
-    earlier ``record`` with its answer and settlement."""
+    """The message row of a call: a first call (``fresh``: it must do the work) knows only its
+    row's id, nothing is read back; a repeated one has the earlier ``record``."""
 
     id: int
     msgid: str
-    fresh: bool
     record: MessageRecord | None = None
 
     @property
+    def fresh(self) -> bool:
+        """Whether this call is the message's first."""
+        return self.record is None
+
+    @property
     def answer(self) -> dict[str, Any] | None:
-        """The first call's stored answer (None when it stored none)."""
-        record = self.record
-        return json.loads(record.answer) if record is not None and record.answer else None
+        """The first call's stored answer (None when it stored none, or this is the first)."""
+        return stored_answer(self.record) if self.record is not None else None
 
     @property
     def earlier(self) -> MessageRecord:
         """The record of the first call (a repeated call only)."""
         assert self.record is not None, "a first call has no earlier record"
         return self.record
+
+
+def stored_answer(record: MessageRecord) -> dict[str, Any] | None:
+    """The answer kept on a message's row (None when it kept none)."""
+    return json.loads(record.answer) if record.answer else None
 
 
 def _insert(values: dict[str, Any]) -> int | None:
@@ -129,7 +135,7 @@ def claim(pharmacy: Pharmacy, msgid: str, kind: MessageKind, print_: str,
                         "fingerprint": print_, "original_msgid": original_msgid, "answer": "",
                         "created_at": clock.now()})
     if inserted is not None:
-        return Claim(inserted, msgid, True)
+        return Claim(inserted, msgid)
     record = find(pharmacy.id, msgid)
     if record is None:  # pragma: no cover - the row was seen just now
         raise fail("internal_error")
@@ -137,7 +143,7 @@ def claim(pharmacy: Pharmacy, msgid: str, kind: MessageKind, print_: str,
         raise fail("reversed", field="msgid")
     if record.kind != kind or record.fingerprint != print_:
         raise fail("msgid_conflict", field="msgid")
-    return Claim(record.id, msgid, False, record)
+    return Claim(record.id, msgid, record)
 
 
 def reserve_reversed(pharmacy: Pharmacy, msgid: str) -> MessageRecord | None:

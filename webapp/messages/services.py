@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
 from flask import current_app
-from sqlalchemy import Table, insert, select
+from sqlalchemy import select
 
 from webapp import clock
 from webapp.columns import new_public_id
 from webapp.domain import NotFound
-from webapp.extensions import db
+from webapp.extensions import db, insert_row
 from webapp.models import InsuredPerson, Message
-
-_INSERT = insert(cast(Table, Message.__table__))
 
 
 def page(endpoint: str, **values: Any) -> str:
@@ -28,9 +26,8 @@ def send(person: InsuredPerson, title: str, body: str = "", category: str = "sys
     Written at once by a Core INSERT, not flushed by the unit of work: a settlement sends up to
     four, and its notices were a fifth of the POS settle request."""
     public_id = new_public_id()
-    db.session.execute(_INSERT, {
-        "public_id": public_id, "recipient_person_id": person.id, "title": title[:80],
-        "body": body, "category": category, "link": link, "created_at": clock.now()})
+    insert_row(Message, public_id=public_id, recipient_person_id=person.id, title=title[:80],
+               body=body, category=category, link=link)
     return public_id
 
 
