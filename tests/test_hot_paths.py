@@ -227,3 +227,27 @@ def test_no_view_or_hook_is_async(app):
              if inspect.iscoroutinefunction(getattr(f, "func", f))]
     assert not found, found
     assert len(app.view_functions) > 80 and len(hooks) > 10  # the real app, every blueprint
+
+
+def test_the_limiters_app_wide_check_runs_only_when_it_has_limits_to_check(app, client,
+                                                                          tmp_path):
+    """Every limit is a decorator on its view, which checks it when it runs: the app-wide
+    before-request check is dropped, and the decorated limits still hold (the login limit);
+    an operator's default limit (RATELIMIT_DEFAULT) keeps the check, and it applies."""
+    from webapp.extensions import limiter
+
+    assert limiter._check_request_limit not in app.before_request_funcs[None]
+    limit = app.config["RATELIMIT_REGISTER"].split()[0]
+    answers = [client.post("/auth/register", data={}).status_code
+               for _ in range(int(limit) + 1)]
+    assert answers[-1] == 429 and 429 not in answers[:-1], answers
+
+    try:
+        limited = make_app(app.config["SQLALCHEMY_DATABASE_URI"], tmp_path,
+                           RATELIMIT_DEFAULT="2 per day")
+        assert limiter._check_request_limit in limited.before_request_funcs[None]
+        other = limited.test_client()
+        assert [other.get("/auth/login").status_code for _ in range(3)] == [200, 200, 429]
+    finally:
+        limiter.limit_manager.set_default_limits([])
+        limiter.reset()

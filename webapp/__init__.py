@@ -155,6 +155,9 @@ def register_request_hooks(app: Flask) -> None:
     from webapp.readonly import init_read_only
 
     init_read_only(app)  # the hottest reads without a transaction (after the others: first)
+    from webapp.extensions import drop_idle_limiter_check
+
+    drop_idle_limiter_check(app)  # every limit is on its view (blueprints are registered now)
 
 
 def register_template_helpers(app: Flask) -> None:

@@ -78,12 +78,20 @@ class ServerSession(SecureCookieSession):
 class ServerSessionInterface(SessionInterface):
     """Load and store sessions in the ``web_session`` table."""
 
+    _static: str | None = None
+
+    def _static_prefix(self, app: Flask) -> str:
+        """'/static/' (asked of the app once: ``static_url_path`` is a property that computes)."""
+        if self._static is None:
+            self._static = f"{app.static_url_path}/" if app.static_url_path else "\x00"
+        return self._static
+
     def open_session(self, app: Flask, request: Request) -> ServerSession:
         """The stored session of the cookie's id, or a new empty one."""
         sid = request.cookies.get(self.get_cookie_name(app), "")
-        if app.static_url_path and request.path.startswith(app.static_url_path + "/"):
-            return ServerSession()  # static files never read the session: no query for them
         if SID_RE.match(sid):
+            if request.path.startswith(self._static_prefix(app)):
+                return ServerSession()  # static files never read the session: no query
             # The view decides whether this request runs without a transaction
             # (webapp/readonly.py): match it now, before the row is read (Flask matches the
             # request again after opening the session; matching is cheap).
@@ -107,11 +115,13 @@ class ServerSessionInterface(SessionInterface):
     def save_session(self, app: Flask, session: ServerSession,  # type: ignore[override]
                      response: Response) -> None:
         """Write the session back: new id when new or rotated, row gone when emptied."""
+        if session.accessed:
+            response.vary.add("Cookie")
+        if not session and session.sid is None:
+            return  # nothing stored, nothing to store (every cookie-less or sessionless request)
         name = self.get_cookie_name(app)
         domain = self.get_cookie_domain(app)
         path = self.get_cookie_path(app)
-        if session.accessed:
-            response.vary.add("Cookie")
         if not session:
             if session.sid is not None:
                 _delete([hash_sid(session.sid)])
