@@ -42,6 +42,9 @@ def create_app(config: str | dict[str, Any] | None = None) -> Flask:
     register_commands(app)
     register_request_hooks(app)
     register_template_helpers(app)
+    from webapp.codes.lane import init_poll_lane
+
+    init_poll_lane(app)  # the token poll without Flask's request cycle (outermost wrapper)
     return app
 
 

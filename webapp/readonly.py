@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from flask import Flask, g, has_request_context, request
+from flask import Flask, g, has_app_context, request
 from sqlalchemy import event
 
 from webapp.extensions import db
@@ -62,19 +62,27 @@ def begin(app: Flask) -> bool:
         return bool(g.read_only)
     if not _view_is_read_only(app) or db.session().in_transaction():
         return False
-    g.read_only = AUTOCOMMIT if app.extensions.get("read_only_autocommit") else GUARDED
-    if g.read_only == AUTOCOMMIT:
-        db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    enter(app)
     return True
 
 
-def _end(_exc: BaseException | None = None) -> None:
+def enter(app: Flask) -> None:
+    """Run the rest of this app context read-only (its ORM session unused so far): on an
+    autocommit connection on PostgreSQL, with writes refused on either database. Also the
+    token poll's WSGI lane (webapp/codes/lane.py), which has no Flask request."""
+    g.read_only = AUTOCOMMIT if app.extensions.get("read_only_autocommit") else GUARDED
+    if g.read_only == AUTOCOMMIT:
+        db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+
+
+def end(_exc: BaseException | None = None) -> None:
+    """Leave read-only: the autocommit connection goes back to the pool (teardown)."""
     if g.pop("read_only", None) == AUTOCOMMIT:
         db.session.rollback()  # hands the connection back (its isolation level is reset)
 
 
 def _refuse_writes(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-    if has_request_context() and g.get("read_only") \
+    if has_app_context() and g.get("read_only") \
             and statement.lstrip()[:8].lower().startswith(_DML) \
             and not conn.get_execution_options().get("session_store"):
         raise ReadOnlyViolation(f"a read-only view attempted: {statement[:60]}")
@@ -88,7 +96,7 @@ def init_read_only(app: Flask) -> None:
         begin(app)
 
     app.before_request_funcs.setdefault(None, []).insert(0, begin_read_only)
-    app.teardown_request(_end)
+    app.teardown_request(end)
     with app.app_context():
         event.listen(db.engine, "before_cursor_execute", _refuse_writes)
         # SQLite's driver begins a transaction only before a write: nothing to save there.

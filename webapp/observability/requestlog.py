@@ -16,6 +16,7 @@ import re
 import sys
 import time
 import uuid
+from collections.abc import Callable
 
 from flask import Flask, Response, g, has_request_context, request
 
@@ -47,11 +48,15 @@ def current_request_id() -> str:
     return g.get("request_id", "") if has_request_context() else ""
 
 
+def request_id_for(inbound: str) -> str:
+    """The id of a request: the inbound ``X-Request-Id`` when short and plain, else a new one."""
+    return inbound if SANE_ID.fullmatch(inbound) else uuid.uuid4().hex
+
+
 def _start() -> None:
     """First before-request hook: take the time and settle the request id."""
     g.request_started = time.perf_counter()
-    inbound = request.headers.get(HEADER, "")
-    g.request_id = inbound if SANE_ID.fullmatch(inbound) else uuid.uuid4().hex
+    g.request_id = request_id_for(request.headers.get(HEADER, ""))
 
 
 def _role() -> str:
@@ -75,20 +80,28 @@ def route_label() -> str:
 def _finish(response: Response) -> Response:
     """Last after-request hook: echo the id, write the access line, observe the metrics."""
     started = g.get("request_started", time.perf_counter())
-    seconds = time.perf_counter() - started
     request_id = g.get("request_id") or uuid.uuid4().hex
     response.headers[HEADER] = request_id
-    route = route_label()
-    metrics.observe_request(request.method, route, response.status_code, seconds)
+    log_request(request.method, route_label(), response.status_code,
+                time.perf_counter() - started, request_id, _role)
+    return response
+
+
+def log_request(method: str, route: str, status: int, seconds: float, request_id: str,
+                role: Callable[[], str]) -> None:
+    """Observe one answered request in the metrics and write its access line (``role`` is
+    asked only when the line is written). Also used by the token poll's WSGI lane
+    (webapp/codes/lane.py), which answers without a Flask request."""
+    metrics.observe_request(method, route, status, seconds)
     if access_log.isEnabledFor(logging.INFO):
         line = json.dumps({
             "time": _timestamp(time.time()),
             "request_id": request_id,
-            "method": request.method,
+            "method": method,
             "route": route,
-            "status": response.status_code,
+            "status": status,
             "duration_ms": round(seconds * 1000, 1),
-            "role": _role(),
+            "role": role(),
         }, ensure_ascii=False)
         if access_log.handlers == _DEFAULT_HANDLERS and not access_log.filters:
             # The default set-up (nothing but our stderr handler): the line goes straight to
@@ -98,7 +111,6 @@ def _finish(response: Response) -> Response:
             sys.stderr.write(line + "\n")
         else:
             access_log.info(line)
-    return response
 
 
 _second: tuple[int, str] = (-1, "")
