@@ -11,6 +11,7 @@ from werkzeug.test import Client
 from werkzeug.wrappers import Response
 
 from tests.test_hot_paths import _statements_during
+from tests.test_paid_status import mode  # noqa: F401  (fixture: without and with Redis)
 from tests.test_poll_token import HEADER, page_token
 from tests.test_settlement import pay
 from webapp.codes import cancel as cancelling
@@ -157,11 +158,11 @@ def test_an_error_in_the_lane_is_left_to_the_flask_app(app, client, mother, flas
     real = code_status.status_of
     failures = []
 
-    def once(*args):
+    def once(*args, **kwargs):
         if not failures:
             failures.append(1)
             raise RuntimeError("database went away")
-        return real(*args)
+        return real(*args, **kwargs)
 
     monkeypatch.setattr(code_status, "status_of", once)
     flask_calls.clear()
@@ -190,13 +191,13 @@ def test_the_lane_logs_and_echoes_the_request_id_and_runs_read_only(app, client,
     assert '"role": "insured"' in lines[-1]
 
     modes = []
-    real = code_status.status_of
+    real = code_status._from_database
 
     def recording(*args):
         modes.append(g.get("read_only"))
         return real(*args)
 
-    monkeypatch.setattr(code_status, "status_of", recording)
+    monkeypatch.setattr(code_status, "_from_database", recording)
     assert anonymous.post("/code/me/status", data={"c": code},
                           headers={HEADER: token}).status_code == 200
     expected = AUTOCOMMIT if db.engine.dialect.name == "postgresql" else GUARDED
@@ -226,3 +227,38 @@ def test_the_lane_can_be_switched_off(tmp_path, app):
     off = make_app(app.config["SQLALCHEMY_DATABASE_URI"], tmp_path, POLL_LANE=False)
     assert lane_of(off) is None and lane_of(app) is not None
     assert lane_module.PollLane(app, lambda e, s: []).route.fullmatch("/code/me/status")
+
+
+def test_with_redis_a_lane_poll_takes_no_database_connection(app, client, mother, mode,
+                                                            factory):
+    """With Redis the answer is one MGET: no pool checkout, no statement (the read-only
+    connection is taken only before a database lookup); without it, one statement."""
+    from sqlalchemy import event
+
+    code, token = page_token(client)
+    shop = factory.pharmacy(name="仁心大药房", region="360000")
+    paid = pay(code, (shop, factory.staff(pharmacy_obj=shop))).public_id
+    db.session.commit()
+    db.session.remove()
+    checkouts: list[int] = []
+    statements: list[str] = []
+
+    def checkout(*_):
+        checkouts.append(1)
+
+    def statement(_conn, _cursor, sql, *_):
+        statements.append(sql)
+
+    event.listen(db.engine, "checkout", checkout)
+    event.listen(db.engine, "before_cursor_execute", statement)
+    try:
+        answer = app.test_client().post("/code/me/status", data={"c": code},
+                                        headers={HEADER: token})
+    finally:
+        event.remove(db.engine, "checkout", checkout)
+        event.remove(db.engine, "before_cursor_execute", statement)
+    assert answer.get_json()["settlement"] == paid
+    if mode is None:
+        assert len(statements) == 1 and len(checkouts) == 1, statements
+    else:
+        assert statements == [] and checkouts == [], statements

@@ -8,6 +8,7 @@ for this subject are looked at, so the endpoint reveals nothing about anyone els
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
 
 from sqlalchemy import Select, bindparam, select
@@ -44,14 +45,18 @@ def code_status(user: User, key: str, codes: list[str], watch: list[str] | None 
 
 
 def status_of(user_id: int, person_id: int, keep: int, codes: list[str],
-              watch: list[str]) -> dict:
+              watch: list[str], before_database: Callable[[], None] | None = None) -> dict:
     """The answer for the latest ``keep`` codes (and watched settlements) that ``user_id``
-    issued for patient ``person_id`` — from a poll token's grant or the session's user."""
+    issued for patient ``person_id`` — from a poll token's grant or the session's user.
+    ``before_database`` runs before the first statement, i.e. not when Redis answers (the
+    poll lane takes its read-only connection there: webapp/codes/lane.py)."""
     hashes = [hash_code(normalize(c)) for c in codes[-keep:] if c]
     watch = [w for w in watch[-keep:] if w]
     cached = _from_redis(user_id, person_id, hashes, watch)
     if cached is not None:
         return cached
+    if before_database is not None:
+        before_database()
     answer = _from_database(user_id, person_id, hashes)
     if watch:
         answer["cancelled"] = _cancelled_since(user_id, person_id, watch)
