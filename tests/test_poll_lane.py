@@ -11,7 +11,7 @@ from werkzeug.test import Client
 from werkzeug.wrappers import Response
 
 from tests.test_hot_paths import _statements_during
-from tests.test_paid_status import mode  # noqa: F401  (fixture: without and with Redis)
+from tests.test_paid_status import mode as _mode  # noqa: F401  (fixture "mode": without and with Redis)
 from tests.test_poll_token import HEADER, page_token
 from tests.test_settlement import pay
 from webapp.codes import cancel as cancelling
