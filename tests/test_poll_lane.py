@@ -11,7 +11,7 @@ from werkzeug.test import Client
 from werkzeug.wrappers import Response
 
 from tests.test_hot_paths import _statements_during
-from tests.test_paid_status import mode as _mode  # noqa: F401  (fixture "mode": without and with Redis)
+from tests.test_paid_status import mode  # noqa: F401  (fixture: without and with Redis)
 from tests.test_poll_token import HEADER, page_token
 from tests.test_settlement import pay
 from webapp.codes import cancel as cancelling
@@ -229,7 +229,7 @@ def test_the_lane_can_be_switched_off(tmp_path, app):
     assert lane_module.PollLane(app, lambda e, s: []).route.fullmatch("/code/me/status")
 
 
-def test_with_redis_a_lane_poll_takes_no_database_connection(app, client, mother, mode,
+def test_with_redis_a_lane_poll_takes_no_database_connection(app, client, mother, mode,  # noqa: F811
                                                             factory):
     """With Redis the answer is one MGET: no pool checkout, no statement (the read-only
     connection is taken only before a database lookup); without it, one statement."""
