@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import qrcode
 from markupsafe import Markup
+from qrcode import LUT, base, exceptions, util
 from qrcode.constants import ERROR_CORRECT_M
 
 FAST_MASK = 2  # any of the 8 masks gives a valid symbol; searching for the best costs ~8×
@@ -23,8 +24,83 @@ def qr_matrix(text: str, fast: bool = False) -> list[list[bool]]:
         mask_pattern=FAST_MASK if fast else None,
     )
     qr.add_data(text, optimize=0)
+    if fast:  # the codewords made here: qrcode's Reed–Solomon is half of its work (see below)
+        qr.data_cache = codewords(FAST_VERSION, ERROR_CORRECT_M, qr.data_list)
     qr.make(fit=not fast)
     return qr.modules
+
+
+def codewords(version: int, error_correction: int, data_list: list) -> list[int]:
+    """The symbol's codewords, as ``qrcode.util.create_data`` makes them (data bits, terminator,
+    padding, then each block's error correction, interleaved; tests/test_codes.py checks
+    equality over thousands of inputs), with the error correction computed from the
+    library's own GF(256) tables and generator polynomials instead of its ``Polynomial``
+    arithmetic: 0.32 → 0.2 ms of a 医保码's QR."""
+    buffer = _Bits()
+    for data in data_list:
+        buffer.put(data.mode, 4)
+        buffer.put(len(data), util.length_in_bits(data.mode, version))
+        data.write(buffer)
+    rs_blocks = base.rs_blocks(version, error_correction)
+    bit_limit = sum(block.data_count * 8 for block in rs_blocks)
+    if len(buffer) > bit_limit:
+        raise exceptions.DataOverflowError(f"{len(buffer)} bits > {bit_limit}")
+    buffer.put(0, min(bit_limit - len(buffer), 4))  # terminator
+    buffer.put(0, -len(buffer) % 8)  # to a whole byte
+    for i in range((bit_limit - len(buffer)) // 8):
+        buffer.put(util.PAD1 if i % 2 else util.PAD0, 8)
+    octets = buffer.octets()
+    data_blocks, ec_blocks, offset = [], [], 0
+    for block in rs_blocks:
+        words = list(octets[offset:offset + block.data_count])
+        offset += block.data_count
+        data_blocks.append(words)
+        ec_blocks.append(_error_correction(words, block.total_count - block.data_count))
+    return [*_interleave(data_blocks), *_interleave(ec_blocks)]
+
+
+class _Bits:
+    """The bit buffer ``QRData.write`` writes into (``qrcode.util.BitBuffer``'s ``put``), kept
+    as one integer instead of one call per bit."""
+
+    def __init__(self) -> None:
+        self.value = 0
+        self.length = 0
+
+    def put(self, num: int, length: int) -> None:
+        self.value = (self.value << length) | (num & ((1 << length) - 1))
+        self.length += length
+
+    def put_bit(self, bit: bool) -> None:
+        self.put(int(bit), 1)
+
+    def __len__(self) -> int:
+        return self.length
+
+    def octets(self) -> bytes:
+        return self.value.to_bytes(self.length // 8, "big")
+
+
+def _error_correction(words: list[int], count: int) -> list[int]:
+    """The remainder of words·x^count divided by the generator of degree ``count`` (GF(256),
+    log/antilog tables): the block's error-correction codewords."""
+    exp, log = base.EXP_TABLE, base.LOG_TABLE
+    generator = [log[c] for c in LUT.rsPoly_LUT[count][1:]]
+    remainder = [0] * count
+    for word in words:
+        factor = word ^ remainder[0]
+        remainder = remainder[1:] + [0]
+        if factor:
+            shift = log[factor]
+            for i, g in enumerate(generator):
+                remainder[i] ^= exp[(shift + g) % 255]
+    return remainder
+
+
+def _interleave(blocks: list[list[int]]) -> list[int]:
+    """First codeword of every block, then the second of every block, … (blocks may differ by
+    one in length)."""
+    return [block[i] for i in range(max(map(len, blocks))) for block in blocks if i < len(block)]
 
 
 def qr_svg(text: str, label: str, border: int = 4, fast: bool = False) -> Markup:
