@@ -11,7 +11,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import text
 
 from tests import pg_database
-from webapp import clock, create_app
+from webapp import clock, create_app, readonly
 from webapp.extensions import db, limiter
 
 # PostgreSQL: each run works in databases of its own on the TEST_DATABASE_URL server, created
@@ -88,6 +88,7 @@ def wipe(app) -> None:
                 for t in tables:
                     conn.execute(text(f'DELETE FROM "{t}"'))
         db.engine.dispose()
+        readonly.dispose(app)  # the lane's autocommit pool (PostgreSQL), when one was made
 
 
 def _in_context(application):

@@ -11,6 +11,7 @@ from sqlalchemy import event, insert, select, text
 from tests import factories
 from tests.conftest import make_app
 from tests.test_codes import bind, issue, login
+from tests.test_query_counts import app_engines
 from webapp.codes import services as codes
 from webapp.extensions import db, write_through
 from webapp.kinship.models import KinshipBinding
@@ -30,12 +31,21 @@ def _statements_during(app: Flask, call):
             else dbapi.isolation_level is None
         seen.append((statement, parameters, autocommit))
 
-    event.listen(db.engine, "before_cursor_execute", record)
+    engines = _engines(app)
+    for engine in engines:
+        event.listen(engine, "before_cursor_execute", record)
     try:
         response = call()
     finally:
-        event.remove(db.engine, "before_cursor_execute", record)
+        for engine in engines:
+            event.remove(engine, "before_cursor_execute", record)
     return response, seen
+
+
+def _engines(app: Flask) -> list:
+    """The app's engine(s): with the lane's on PostgreSQL (tests/test_query_counts.py)."""
+    with app.app_context():
+        return app_engines()
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import pytest
 from werkzeug.test import Client
 from werkzeug.wrappers import Response
 
-from tests.test_hot_paths import _statements_during
+from tests.test_hot_paths import _engines, _statements_during
 from tests.test_paid_status import mode  # noqa: F401  (fixture: without and with Redis)
 from tests.test_poll_token import HEADER, page_token
 from tests.test_settlement import pay
@@ -249,14 +249,17 @@ def test_with_redis_a_lane_poll_takes_no_database_connection(app, client, mother
     def statement(_conn, _cursor, sql, *_):
         statements.append(sql)
 
-    event.listen(db.engine, "checkout", checkout)
-    event.listen(db.engine, "before_cursor_execute", statement)
+    engines = _engines(app)
+    for engine in engines:
+        event.listen(engine, "checkout", checkout)
+        event.listen(engine, "before_cursor_execute", statement)
     try:
         answer = app.test_client().post("/code/me/status", data={"c": code},
                                         headers={HEADER: token})
     finally:
-        event.remove(db.engine, "checkout", checkout)
-        event.remove(db.engine, "before_cursor_execute", statement)
+        for engine in engines:
+            event.remove(engine, "checkout", checkout)
+            event.remove(engine, "before_cursor_execute", statement)
     assert answer.get_json()["settlement"] == paid
     if mode is None:
         assert len(statements) == 1 and len(checkouts) == 1, statements

@@ -28,12 +28,26 @@ def counting():
         box[0] += 1
         box[1].append(statement)
 
-    engine = db.engine
-    event.listen(engine, "before_cursor_execute", count)
+    engines = app_engines()
+    for engine in engines:
+        event.listen(engine, "before_cursor_execute", count)
     try:
         yield box
     finally:
-        event.remove(engine, "before_cursor_execute", count)
+        for engine in engines:
+            event.remove(engine, "before_cursor_execute", count)
+
+
+def app_engines() -> list:
+    """The app's engine, and on PostgreSQL the token poll lane's always-autocommit one
+    (webapp/readonly.py ``read_connection``)."""
+    from flask import current_app
+
+    from webapp.readonly import _autocommit_engine
+
+    if db.engine.dialect.name == "sqlite":
+        return [db.engine]
+    return [db.engine, _autocommit_engine(current_app._get_current_object())]
 
 
 def statements(client, path: str) -> int:

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Flask, g, has_app_context, request
-from sqlalchemy import event
+from sqlalchemy import Connection, Engine, create_engine, event
 
 from webapp.extensions import db
 
@@ -67,18 +67,56 @@ def begin(app: Flask) -> bool:
 
 
 def enter(app: Flask) -> None:
-    """Run the rest of this app context read-only (its ORM session unused so far): on an
-    autocommit connection on PostgreSQL, with writes refused on either database. Also the
-    token poll's WSGI lane (webapp/codes/lane.py), which has no Flask request."""
+    """Run the rest of this request read-only (its ORM session unused so far): on an
+    autocommit connection on PostgreSQL, with writes refused on either database."""
     g.read_only = AUTOCOMMIT if app.extensions.get("read_only_autocommit") else GUARDED
     if g.read_only == AUTOCOMMIT:
         db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
 
 
 def end(_exc: BaseException | None = None) -> None:
-    """Leave read-only: the autocommit connection goes back to the pool (teardown)."""
+    """Leave read-only: the autocommit connection goes back to its pool (teardown)."""
+    connection = g.pop("read_only_connection", None)
     if g.pop("read_only", None) == AUTOCOMMIT:
-        db.session.rollback()  # hands the connection back (its isolation level is reset)
+        if connection is not None:
+            connection.close()
+        else:
+            db.session.rollback()  # hands the connection back (its isolation level is reset)
+
+
+def read_connection(app: Flask) -> Connection:
+    """A connection for the rest of this app context's statements, read-only (writes refused):
+    on PostgreSQL from an engine whose connections are always in autocommit (a small pool of
+    its own, so no isolation level is set and reset on every checkout, which cost a quarter of
+    a token poll); on SQLite the ORM session's. For the token poll's WSGI lane
+    (webapp/codes/lane.py); ``end()`` hands it back."""
+    if not app.extensions.get("read_only_autocommit"):
+        g.read_only = GUARDED
+        return db.session.connection()
+    g.read_only = AUTOCOMMIT
+    connection = g.read_only_connection = _autocommit_engine(app).connect()
+    return connection
+
+
+def _autocommit_engine(app: Flask) -> Engine:
+    engine = app.extensions.get("read_only_engine")
+    if engine is None:
+        from webapp.dbpool import ping_idle_connections
+
+        options = {"pool_size": 2, "max_overflow": 8,
+                   **app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {})}
+        engine = create_engine(db.engine.url, isolation_level="AUTOCOMMIT", **options)
+        event.listen(engine, "before_cursor_execute", _refuse_writes)
+        ping_idle_connections(engine, float(app.config["DB_PING_IDLE_SECONDS"]))
+        app.extensions["read_only_engine"] = engine
+    return engine
+
+
+def dispose(app: Flask) -> None:
+    """Close the autocommit engine's pooled connections (tests, after a fork)."""
+    engine = app.extensions.pop("read_only_engine", None)
+    if engine is not None:
+        engine.dispose()
 
 
 def _refuse_writes(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:

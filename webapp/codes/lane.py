@@ -12,8 +12,8 @@ the one indexed lookup. This middleware answers exactly that case, in front of t
 - the answer is the view's: ``status.status_of`` for the token's grant, as JSON, with the same
   headers as every Flask answer (security headers, ``Cache-Control: private, no-store``,
   ``X-Request-Id``), the same access-log line and metrics, read-only (on PostgreSQL on an
-  autocommit connection: ``readonly.enter``, taken only when Redis did not answer: with
-  ``REDIS_URL`` a poll touches no database connection at all).
+  always-autocommit connection: ``readonly.read_connection``, taken only when Redis did not
+  answer: with ``REDIS_URL`` a poll touches no database connection at all).
 
 Everything else — no token or a bad one, another method, content type or path, a body that is
 not plain UTF-8 form data, text no database can store (NUL, lone surrogates: the input guard's
@@ -109,7 +109,7 @@ class PollLane:
                 answer = code_status.status_of(
                     grant.user_id, grant.person_id, grant.keep,
                     [v for k, v in fields if k == "c"], [v for k, v in fields if k == "w"],
-                    before_database=lambda: readonly.enter(app))  # none when Redis answers
+                    connect=lambda: readonly.read_connection(app))  # none when Redis answers
             except Exception:  # noqa: BLE001 - the Flask app answers (or reports) it
                 return None
             finally:

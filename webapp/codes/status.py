@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import cache
 
-from sqlalchemy import Select, bindparam, select
+from sqlalchemy import Connection, Select, bindparam, select
 
 from webapp import clock
 from webapp.codes import paid
@@ -45,31 +45,31 @@ def code_status(user: User, key: str, codes: list[str], watch: list[str] | None 
 
 
 def status_of(user_id: int, person_id: int, keep: int, codes: list[str],
-              watch: list[str], before_database: Callable[[], None] | None = None) -> dict:
+              watch: list[str], connect: Callable[[], Connection] | None = None) -> dict:
     """The answer for the latest ``keep`` codes (and watched settlements) that ``user_id``
     issued for patient ``person_id`` — from a poll token's grant or the session's user.
-    ``before_database`` runs before the first statement, i.e. not when Redis answers (the
-    poll lane takes its read-only connection there: webapp/codes/lane.py)."""
+    The statements run on ``connect()`` (default: the ORM session's connection), asked only
+    when Redis does not answer (the poll lane's read-only connection: webapp/codes/lane.py)."""
     hashes = [hash_code(normalize(c)) for c in codes[-keep:] if c]
     watch = [w for w in watch[-keep:] if w]
     cached = _from_redis(user_id, person_id, hashes, watch)
     if cached is not None:
         return cached
-    if before_database is not None:
-        before_database()
-    answer = _from_database(user_id, person_id, hashes)
+    connection = connect() if connect is not None else db.session.connection()
+    answer = _from_database(connection, user_id, person_id, hashes)
     if watch:
-        answer["cancelled"] = _cancelled_since(user_id, person_id, watch)
+        answer["cancelled"] = _cancelled_since(connection, user_id, person_id, watch)
     return answer
 
 
-def _cancelled_since(user_id: int, person_id: int, watch: list[str]) -> list[dict]:
+def _cancelled_since(connection: Connection, user_id: int, person_id: int,
+                     watch: list[str]) -> list[dict]:
     watch = [w for w in watch if w]
     if not watch:
         return []
     # Driven from settlement.public_id (unique); whose code paid is checked on the rows found
     # (see _from_database: the issuer index would be walked otherwise).
-    rows = db.session.execute(
+    rows = connection.execute(
         select(Settlement.public_id, Settlement.total_fen, Pharmacy.name,
                InsuranceCode.issued_by_user_id, InsuranceCode.person_id)
         .join(InsuranceCode, InsuranceCode.settlement_id == Settlement.id)
@@ -141,7 +141,8 @@ def _shown_codes() -> Select:
     )
 
 
-def _from_database(user_id: int, person_id: int, hashes: list[str]) -> dict:
+def _from_database(connection: Connection, user_id: int, person_id: int,
+                   hashes: list[str]) -> dict:
     """One indexed lookup: the shown codes (code_hash is unique) with their payment."""
     if not hashes:
         return {"state": "unknown"}
@@ -149,7 +150,7 @@ def _from_database(user_id: int, person_id: int, hashes: list[str]) -> dict:
     # PostgreSQL on stale statistics) walk ix_insurance_code_issuer_subject instead — every
     # code the user ever showed for this person, thousands on a page left open. Whose code
     # it is gets checked on the few rows found.
-    rows = db.session.connection().execute(_shown_codes(), {"hashes": hashes}).all()
+    rows = connection.execute(_shown_codes(), {"hashes": hashes}).all()
     by_hash = {r.code_hash: r for r in rows
                if r.issued_by_user_id == user_id and r.person_id == person_id}
     paid_rows = [by_hash[h] for h in hashes if h in by_hash and by_hash[h].public_id]
