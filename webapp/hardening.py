@@ -40,6 +40,13 @@ def unstorable(text: str) -> bool:
     return UNSTORABLE.search(text) is not None
 
 
+def any_unstorable(texts: Iterable[str]) -> bool:
+    """Whether any of ``texts`` does: one search over them joined (NUL and surrogates cannot
+    come from joining), not one call per text. The input guard below and the token poll's
+    lane (webapp/codes/lane.py)."""
+    return unstorable("\n".join(texts))
+
+
 def _json_strings(value: Any, depth: int = 0) -> Iterator[str]:
     """Every key and string inside a parsed JSON value (``\\x00`` past the depth limit)."""
     if depth > MAX_JSON_DEPTH:
@@ -84,12 +91,11 @@ def request_texts(req: Request) -> Iterable[str]:
 
 
 def refuse_unstorable() -> None:
-    """Before every view: a 400 for a request carrying unstorable text (one search over all of
-    it: NUL and surrogates cannot come from joining)."""
+    """Before every view: a 400 for a request carrying unstorable text."""
     req = request._get_current_object()  # type: ignore[attr-defined]  # once, not per field
     if req.endpoint == "static":
         return
-    if UNSTORABLE.search("\n".join(request_texts(req))) is not None:
+    if any_unstorable(request_texts(req)):
         raise UnstorableInput()
 
 

@@ -62,16 +62,10 @@ def begin(app: Flask) -> bool:
         return bool(g.read_only)
     if not _view_is_read_only(app) or db.session().in_transaction():
         return False
-    enter(app)
-    return True
-
-
-def enter(app: Flask) -> None:
-    """Run the rest of this request read-only (its ORM session unused so far): on an
-    autocommit connection on PostgreSQL, with writes refused on either database."""
     g.read_only = AUTOCOMMIT if app.extensions.get("read_only_autocommit") else GUARDED
     if g.read_only == AUTOCOMMIT:
         db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    return True
 
 
 def end(_exc: BaseException | None = None) -> None:

@@ -17,7 +17,7 @@ the one indexed lookup. This middleware answers exactly that case, in front of t
 
 Everything else — no token or a bad one, another method, content type or path, a body that is
 not plain UTF-8 form data, text no database can store (NUL, lone surrogates: the input guard's
-own test, ``hardening.unstorable``), any error while answering — goes to the Flask app with
+own test, ``hardening.any_unstorable``), any error while answering — goes to the Flask app with
 the body as it came, so it is answered (or refused) exactly as without the lane. Switched off
 with ``POLL_LANE = False``.
 """
@@ -36,7 +36,7 @@ from flask import Flask, Response
 from webapp import readonly
 from webapp.codes import polling
 from webapp.codes import status as code_status
-from webapp.hardening import unstorable
+from webapp.hardening import any_unstorable
 from webapp.observability import requestlog
 from webapp.security import add_security_headers
 from webapp.web import no_store
@@ -51,13 +51,10 @@ REQUEST_ID_ENV = "HTTP_" + requestlog.HEADER.upper().replace("-", "_")
 WSGIApp = Callable[[dict, Callable], Iterable[bytes]]
 
 
-def _route_pattern(app: Flask) -> re.Pattern[str]:
-    """The path of ``codes.status`` as a regex, from the app's rule (``/code/<subject>/status``;
-    the default converter: one path segment)."""
-    (rule,) = app.url_map.iter_rules(ENDPOINT)
-    assert rule.arguments == {"subject"}, rule.rule
-    path = re.escape(rule.rule).replace(re.escape("<subject>"), "(?P<subject>[^/]+)")
-    return re.compile(path)
+def _route_pattern(rule: str) -> re.Pattern[str]:
+    """A rule of ``codes.status`` (``/code/<subject>/status``) as a regex: the default
+    converter matches one path segment."""
+    return re.compile(re.escape(rule).replace(re.escape("<subject>"), "(?P<subject>[^/]+)"))
 
 
 class PollLane:
@@ -66,8 +63,10 @@ class PollLane:
     def __init__(self, app: Flask, inner: WSGIApp) -> None:
         self.app = app
         self.inner = inner
-        self.route = _route_pattern(app)
-        self.route_label = next(iter(app.url_map.iter_rules(ENDPOINT))).rule
+        (rule,) = app.url_map.iter_rules(ENDPOINT)
+        assert rule.arguments == {"subject"}, rule.rule
+        self.route_label = rule.rule  # what the access log and the metrics name
+        self.route = _route_pattern(rule.rule)
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         if (environ.get("REQUEST_METHOD") != "POST" or TOKEN_ENV not in environ
@@ -98,7 +97,7 @@ class PollLane:
                                errors="strict", max_num_fields=64)
         except (UnicodeDecodeError, ValueError):
             return None
-        if not subject.isascii() or unstorable(subject) or any(unstorable(k) or unstorable(v) for k, v in fields):
+        if not subject.isascii() or any_unstorable([subject, *(t for f in fields for t in f)]):
             return None
         app = self.app
         with app.app_context():
