@@ -6,6 +6,8 @@ mask search and fixes version 1) and for invitation links (whatever length they 
 
 from __future__ import annotations
 
+from functools import cache
+
 import qrcode
 from markupsafe import Markup
 from qrcode import LUT, base, exceptions, util
@@ -33,9 +35,9 @@ def qr_matrix(text: str, fast: bool = False) -> list[list[bool]]:
 def codewords(version: int, error_correction: int, data_list: list) -> list[int]:
     """The symbol's codewords, as ``qrcode.util.create_data`` makes them (data bits, terminator,
     padding, then each block's error correction, interleaved; tests/test_codes.py checks
-    equality over thousands of inputs), with the error correction computed from the
+    equality for every version and level), with the error correction computed from the
     library's own GF(256) tables and generator polynomials instead of its ``Polynomial``
-    arithmetic: 0.32 → 0.2 ms of a 医保码's QR."""
+    arithmetic: a 医保码's QR matrix 0.18 → 0.11 ms (measured side by side)."""
     buffer = _Bits()
     for data in data_list:
         buffer.put(data.mode, 4)
@@ -85,7 +87,7 @@ def _error_correction(words: list[int], count: int) -> list[int]:
     """The remainder of words·x^count divided by the generator of degree ``count`` (GF(256),
     log/antilog tables): the block's error-correction codewords."""
     exp, log = base.EXP_TABLE, base.LOG_TABLE
-    generator = [log[c] for c in LUT.rsPoly_LUT[count][1:]]
+    generator = _generator_logs(count)
     remainder = [0] * count
     for word in words:
         factor = word ^ remainder[0]
@@ -95,6 +97,13 @@ def _error_correction(words: list[int], count: int) -> list[int]:
             for i, g in enumerate(generator):
                 remainder[i] ^= exp[(shift + g) % 255]
     return remainder
+
+
+@cache
+def _generator_logs(count: int) -> tuple[int, ...]:
+    """The logs of the generator polynomial's coefficients after the leading 1 (qrcode's
+    table), made once per degree."""
+    return tuple(base.LOG_TABLE[c] for c in LUT.rsPoly_LUT[count][1:])
 
 
 def _interleave(blocks: list[list[int]]) -> list[int]:
