@@ -18,7 +18,7 @@ from webapp.kinship.models import KinshipBinding
 from webapp.messages import services as messages
 from webapp.messages.queries import UNREAD_COUNT_CAP, unread_count
 from webapp.models import InsuranceCode
-from webapp.readonly import ReadOnlyViolation, read_only
+from webapp.readonly import ReadOnlyViolation, one_write, read_only, transaction_from_here
 
 
 def _statements_during(app: Flask, call):
@@ -60,9 +60,13 @@ def shown(app, client, factory):
 @pytest.mark.postgres
 def test_status_poll_runs_on_autocommit_refresh_in_a_transaction(pg_app):
     """On PostgreSQL the poll's statements (session row, shown codes) run without BEGIN /
-    ROLLBACK; the refresh, which writes, keeps its transaction."""
+    ROLLBACK, and so do the code page's and the refresh's (their one write, the code's INSERT,
+    is atomic by itself); a relative's code, which also writes its audit row, is issued in a
+    transaction."""
     client = pg_app.test_client()
     user = factories.user(name="李红", age=38, male=False)
+    child = factories.person(name="王小明", age=8)
+    relative = bind(user.person, child).public_id
     login(client, user)
     codes_shown = [issue(user).code]
     db.session.remove()  # a new request checks a connection out, as in production
@@ -70,11 +74,64 @@ def test_status_poll_runs_on_autocommit_refresh_in_a_transaction(pg_app):
         pg_app, lambda: client.post("/code/me/status", data={"c": codes_shown}))
     assert poll.status_code == 200 and poll.get_json()["state"] == "valid"
     assert seen and all(autocommit for _, _, autocommit in seen), seen
+    for path in ("/code/me/refresh", "/code/me"):
+        db.session.remove()
+        answer, seen = _statements_during(pg_app, lambda path=path: client.open(
+            path, method="POST" if path.endswith("refresh") else "GET"))
+        assert answer.status_code == 200
+        # the session store writes on a connection and in a transaction of its own
+        seen = [row for row in seen if "web_session SET" not in row[0]]
+        writes = [s for s, _, _ in seen if s.lstrip().upper().startswith("INSERT")]
+        assert len(writes) == 1 and "insurance_code" in writes[0], seen
+        assert all(autocommit for _, _, autocommit in seen), (path, seen)
     db.session.remove()
-    refresh, seen = _statements_during(pg_app, lambda: client.post("/code/me/refresh"))
+    refresh, seen = _statements_during(
+        pg_app, lambda: client.post(f"/code/{relative}/refresh"))
     assert refresh.status_code == 200
-    assert any(s.lstrip().upper().startswith("INSERT") for s, _, _ in seen)
-    assert not any(autocommit for _, _, autocommit in seen), seen
+    writes = [(s, autocommit) for s, _, autocommit in seen
+              if s.lstrip().upper().startswith("INSERT")]
+    assert [("insurance_code" in s, "audit" in s) for s, _ in writes] == [
+        (True, False), (False, True)], writes
+    assert not any(autocommit for _, autocommit in writes), writes
+
+
+def _probe_app(tmp_path, writes: int, transaction: bool = False) -> Flask:
+    """An app with a @one_write view that writes ``writes`` codes (after asking for a
+    transaction when ``transaction``)."""
+    app = make_app(f"sqlite:///{tmp_path / 'ow.sqlite'}", tmp_path)
+
+    @app.post("/_ow_probe")
+    @one_write
+    def ow_probe():
+        if transaction:
+            transaction_from_here()
+        for i in range(writes):
+            db.session.execute(insert(InsuranceCode).values(
+                code_hash=f"{i}" * 64, person_id=1, created_at=codes.clock.now(),
+                expires_at=codes.clock.now()))
+        db.session.commit()
+        return "written"
+
+    return app
+
+
+@pytest.mark.parametrize("writes, transaction, refused", [
+    (1, False, False), (2, False, True), (2, True, False)])
+def test_a_one_write_view_writes_once_unless_it_asks_for_a_transaction(
+        tmp_path, writes, transaction, refused):
+    """A @one_write view may send one write outside a transaction; a second is refused before
+    it reaches the database (the first is then all there is) unless the view asked for a
+    transaction first."""
+    app = _probe_app(tmp_path, writes, transaction)
+    with app.app_context():
+        if refused:
+            with pytest.raises(ReadOnlyViolation):
+                app.test_client().post("/_ow_probe")
+            db.session.rollback()  # SQLite: the first write was in the request's transaction
+        else:
+            assert app.test_client().post("/_ow_probe").get_data(True) == "written"
+        stored = db.session.scalar(text("select count(*) from insurance_code"))
+        assert stored == (0 if refused else writes)
 
 
 def test_a_read_only_view_cannot_write(tmp_path):

@@ -12,6 +12,14 @@ own writes, webapp/sessions.py, run in transactions of their own and are allowed
 
 Only the 医保码 page's payment-status poll is marked (every shown code asks every few
 seconds). On SQLite nothing changes (its driver begins a transaction only before a write).
+
+A view marked ``@one_write`` runs the same way but may write once: its one INSERT is atomic
+by itself, so it needs no transaction either (``BEGIN`` and ``COMMIT`` are two of the code
+refresh's four round trips). A second write in the same request is refused like any write of
+a read-only view, unless the view first asks for a transaction (``transaction_from_here``):
+then the rest of the request runs in an ordinary one (a relative's code and its audit row).
+The 医保码 page and its refresh are marked: they issue a code (one INSERT) every minute for
+every open code page.
 """
 
 from __future__ import annotations
@@ -25,6 +33,7 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from webapp.extensions import db
 
 MARK = "_read_only_view"
+ONE_WRITE = "_one_write_view"
 # g.read_only: the request's statements run on autocommit, or (SQLite) only the guard is on.
 AUTOCOMMIT, GUARDED = "autocommit", "guarded"
 _DML = ("insert", "update", "delete", "merge", "create", "drop", "alter", "truncate")
@@ -41,16 +50,19 @@ def read_only(view: Callable) -> Callable:
     return view
 
 
+def one_write(view: Callable) -> Callable:
+    """Mark a view that writes at most one statement outside a transaction (see the module
+    docstring); outermost, like ``read_only``."""
+    setattr(view, ONE_WRITE, True)
+    return view
+
+
 def view_mark(app: Flask, name: str) -> Any:
     """The mark ``name`` a decorator set on the view this request matched (None: unmatched or
     unmarked); read before the view runs, by this module and by webapp/sessions.py."""
     rule = request.url_rule
     view = app.view_functions.get(rule.endpoint) if rule is not None else None
     return getattr(view, name, None)
-
-
-def _view_is_read_only(app: Flask) -> bool:
-    return bool(view_mark(app, MARK))
 
 
 def begin(app: Flask) -> bool:
@@ -60,16 +72,38 @@ def begin(app: Flask) -> bool:
     before-request hook (requests without a session cookie)."""
     if "read_only" in g:
         return bool(g.read_only)
-    if not _view_is_read_only(app) or db.session().in_transaction():
+    writes_once = bool(view_mark(app, ONE_WRITE))
+    if not (writes_once or view_mark(app, MARK)) or db.session().in_transaction():
         return False
     g.read_only = AUTOCOMMIT if app.extensions.get("read_only_autocommit") else GUARDED
+    if writes_once:
+        g.writes_left = 1
     if g.read_only == AUTOCOMMIT:
         db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
     return True
 
 
+def transaction_from_here() -> None:
+    """The rest of this request runs in an ordinary transaction (a ``@one_write`` view about
+    to write more than once): what ran so far is left as it is (nothing of it is reloaded),
+    the next statement begins the transaction on a connection of the usual isolation."""
+    if not g.get("writes_left"):
+        return  # not in a @one_write view's autocommit (or already left it): nothing to do
+    mode = g.pop("read_only", None)
+    g.pop("writes_left", None)
+    g.read_only = None  # begun and left: begin() must not enter it again
+    if mode == AUTOCOMMIT:
+        session = db.session()
+        expire, session.expire_on_commit = session.expire_on_commit, False
+        try:
+            session.commit()  # nothing to commit on autocommit: hands the connection back
+        finally:
+            session.expire_on_commit = expire
+
+
 def end(_exc: BaseException | None = None) -> None:
     """Leave read-only: the autocommit connection goes back to its pool (teardown)."""
+    g.pop("writes_left", None)
     connection = g.pop("read_only_connection", None)
     if g.pop("read_only", None) == AUTOCOMMIT:
         if connection is not None:
@@ -117,6 +151,9 @@ def _refuse_writes(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None
     if has_app_context() and g.get("read_only") \
             and statement.lstrip()[:8].lower().startswith(_DML) \
             and not conn.get_execution_options().get("session_store"):
+        if g.get("writes_left"):
+            g.writes_left -= 1
+            return
         raise ReadOnlyViolation(f"a read-only view attempted: {statement[:60]}")
 
 

@@ -27,7 +27,7 @@ from markupsafe import Markup
 from sqlalchemy import Insert, Table, bindparam, delete, insert, or_, select, update
 from sqlalchemy.orm import joinedload
 
-from webapp import clock, qr
+from webapp import clock, qr, readonly
 from webapp.audit import services as audit
 from webapp.audit.services import Actor
 from webapp.codes import polling
@@ -215,6 +215,8 @@ def issue_code(user: User, key: str, actor: Actor) -> IssuedCode:
     now = clock.now()
     expires_at = now + timedelta(seconds=rules.valid_seconds)
     code = new_code_string()
+    if subject.on_behalf:
+        readonly.transaction_from_here()  # the code and its audit row: atomic together
     # A plain INSERT (no unit-of-work flush): this runs once a minute for every open code page.
     db.session.connection().execute(_insert_code(), {
         "code_hash": hash_code(code),

@@ -12,7 +12,7 @@ from webapp.codes import status as code_status
 from webapp.domain import DomainError
 from webapp.extensions import csrf, limiter
 from webapp.kinship.access import showable_people
-from webapp.readonly import read_only
+from webapp.readonly import one_write, read_only
 from webapp.sessions import without_session
 from webapp.templating import unread_messages
 from webapp.web import current_actor, no_store, role_required
@@ -38,12 +38,13 @@ def index():
 
 
 @bp.route("/<subject>")
+@one_write  # the code's INSERT, on PostgreSQL without BEGIN / COMMIT (webapp/readonly.py)
 @role_required("insured")
 def show(subject: str):
     """One code page: QR, masked name and ID, countdown; scripts refresh and poll it."""
     who = codes.resolve_subject(current_user.person, subject)
-    # The tab bar's unread count, read now inside the transaction the code's INSERT commits:
-    # read after it, it would open a second transaction (on PostgreSQL two round trips more).
+    # The tab bar's unread count, read before the code's INSERT commits: read after it (when
+    # the code was a relative's, in a transaction), it would open a second transaction.
     unread_messages()
     issued = codes.issue_code(current_user, subject, current_actor())
     response = make_response(render_template(
@@ -56,6 +57,7 @@ def show(subject: str):
 
 
 @bp.route("/<subject>/refresh", methods=["POST"])
+@one_write
 @role_required("insured")
 def refresh(subject: str):
     """A fresh code as JSON (POST with the CSRF header); 403/404 JSON when no longer allowed."""
