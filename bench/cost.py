@@ -64,7 +64,8 @@ def calls_per_request(call, n: int) -> float:
     return pstats.Stats(profiler).total_calls / n  # type: ignore[attr-defined]
 
 
-def profile(call, n: int, sort: str, callees: str | None = None) -> None:
+def profile(call, n: int, sort: str, callees: str | None = None,
+            callers: str | None = None) -> None:
     """Print the 40 costliest functions of n calls (after the same warm-up as cpu_ms)."""
     import cProfile
     import pstats
@@ -77,6 +78,8 @@ def profile(call, n: int, sort: str, callees: str | None = None) -> None:
     stats.print_stats(40)
     if callees:
         stats.print_callees(callees)
+    if callers:
+        stats.print_callers(callers)
 
 
 def main() -> int:
@@ -87,6 +90,8 @@ def main() -> int:
     parser.add_argument("--sort", default="tottime", help="cProfile sort key (with --profile)")
     parser.add_argument("--callees", metavar="REGEX", help="also print what the functions "
                         "matching REGEX call (with --profile)")
+    parser.add_argument("--callers", metavar="REGEX", help="also print who calls the functions "
+                        "matching REGEX (with --profile)")
     parser.add_argument("--only", metavar="ROW", action="append",
                         help="measure only this row (repeatable; e.g. under py-spy)")
     args = parser.parse_args()
@@ -161,7 +166,7 @@ def main() -> int:
             data=json.dumps({"msgid": msgid(), "reason": "顾客退货"})), 200),
     }
     if args.profile:
-        profile(calls[args.profile], n, args.sort, args.callees)
+        profile(calls[args.profile], n, args.sort, args.callees, args.callers)
         calls = {}
     chosen = {name: call for name, call in calls.items() if not args.only or name in args.only}
     rows = {name: cpu_ms(call, n) for name, call in chosen.items()}
