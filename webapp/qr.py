@@ -181,9 +181,9 @@ def qr_svg(text: str, label: str, border: int = 4, fast: bool = False) -> Markup
         width = len(modules)
         lines = ["".join("1" if dark else "0" for dark in row) for row in modules]
     size = width + 2 * border
-    parts = [f"M{run.start() + border} {y + border}h{run.end() - run.start()}v1"
-             f"h{run.start() - run.end()}z"
-             for y, line in enumerate(lines) for run in _RUN.finditer(line)]
+    parts = [f"M{start + border} {y + border}h{end - start}v1h{start - end}z"
+             for y, line in enumerate(lines) for start, end in map(re.Match.span,
+                                                                   _RUN.finditer(line))]
     return Markup(
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {size} {size}" '
         f'class="app-qr__svg" role="img" aria-label="{Markup.escape(label)}" '
