@@ -36,6 +36,9 @@ BUDGETS = {
     # key; its audit row and last_used_at; the code with patient and account (one statement);
     # the token UPDATE; the verify audit row; the 共济 membership of the patient
     "verify": 7,
+    # a 共济 member's code: the same 7, its membership statement bringing the group, the owner
+    # and the owner's account along (there were one more for each of those: 10)
+    "verify_aid": 7,
     # key, audit, msgid claim (one INSERT … RETURNING id when fresh); the consuming UPDATE …
     # RETURNING, the consumed row with patient and account; the aid seam; the account lock;
     # the settlement, the debit (balance, ledger row), the code's settlement_id, the message;
@@ -44,6 +47,11 @@ BUDGETS = {
     # a child's code shown by the mother, the father also bound: + the binding FOR UPDATE, and
     # a message to each parent (their bindings and holders still one statement)
     "settle_relative": 18,
+    # the patient's own account runs short and the 共济 owner pays the rest: the aid seam is
+    # asked twice (before and after the locks, one statement each), the owner's account is
+    # locked too, its debit is a second ledger row, the owner is told (23 before the aid seam
+    # took its group, owner and account in one statement)
+    "settle_aid": 19,
     # key, audit, msgid claim (one); the settlement FOR UPDATE with its patient; the
     # reconciled-day check; its payments; the account lock; refund (balance, ledger row); the
     # settlement's new state; the message; the relatives' bindings; audit; the msgid answer
@@ -116,6 +124,28 @@ def test_verify_budget(pos, factory):
     count, sql, response = _verify(pos, issue(patient).code)
     assert response.get_json()["settlement_token"]
     within("verify", count, sql)
+
+
+def _aid_family(factory):
+    """王小明 (20, ¥5.00 of his own) in the 共济 group of 王建国 (¥100.00)."""
+    from tests.test_aid_payments import family
+
+    return family(factory, owner_balance=10000, region="360102")
+
+
+def test_verify_with_family_aid_budget(pos, factory):
+    _, son, _ = _aid_family(factory)
+    count, sql, response = _verify(pos, issue(son).code)
+    assert response.get_json()["aid_available_fen"] > 0
+    within("verify_aid", count, sql)
+
+
+def test_settle_with_family_aid_budget(pos, factory):
+    owner, son, _ = _aid_family(factory)
+    count, sql, response = _settle(pos, son)
+    body = response.get_json()
+    assert body["status"] == "settled" and body["aid_fen"] == 2350 - 500, body
+    within("settle_aid", count, sql)
 
 
 def _settle(pos, patient, key: str = "me"):

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import contains_eager
 
 from webapp import clock
 from webapp.aid.rules import rules_for
@@ -76,8 +77,14 @@ def payer_for(patient: InsuredPerson, remaining_fen: int, at: datetime) -> Payer
     if remaining_fen <= 0:
         return None
     day = clock.to_china(at).date()
+    # The memberships with their group, its owner and the owner's account: one statement.
     memberships = db.session.scalars(
-        select(AidMember).join(AidGroup, AidGroup.id == AidMember.group_id)
+        select(AidMember)
+        .join(AidGroup, AidGroup.id == AidMember.group_id)
+        .join(InsuredPerson, InsuredPerson.id == AidGroup.owner_person_id)
+        .outerjoin(PersonalAccount, PersonalAccount.person_id == InsuredPerson.id)
+        .options(contains_eager(AidMember.group).contains_eager(AidGroup.owner)
+                 .contains_eager(InsuredPerson.account))
         .where(AidMember.person_id == patient.id, AidMember.status == AidMemberStatus.ACTIVE,
                AidGroup.status == AidGroupStatus.ACTIVE, AidGroup.owner_person_id != patient.id)
         .order_by(AidMember.joined_at, AidMember.id)
@@ -86,8 +93,7 @@ def payer_for(patient: InsuredPerson, remaining_fen: int, at: datetime) -> Payer
         owner = member.group.owner
         if not member.covers(day) or not _owner_may_pay(owner, patient):
             continue
-        account = db.session.scalar(
-            select(PersonalAccount).where(PersonalAccount.person_id == owner.id))
+        account = owner.account
         if account is None or account.balance_fen <= 0:
             continue
         allowed = remaining_fen
