@@ -39,6 +39,9 @@ BUDGETS = {
     # a 共济 member's code: the same 7, its membership statement bringing the group, the owner
     # and the owner's account along (there were one more for each of those: 10)
     "verify_aid": 7,
+    # a child's code shown by the mother: the same 7, the binding and its holder loaded with the
+    # code (they were a lookup each: 9)
+    "verify_relative": 7,
     # key, audit, msgid claim (one INSERT … RETURNING id when fresh); the consuming UPDATE …
     # RETURNING, the consumed row with patient and account; the aid seam; the account lock;
     # the settlement, the debit (balance, ledger row), the code's settlement_id, the message;
@@ -131,6 +134,15 @@ def _aid_family(factory):
     from tests.test_aid_payments import family
 
     return family(factory, owner_balance=10000, region="360102")
+
+
+def test_verify_for_a_relative_budget(pos, factory):
+    mother = factory.user(name="李红", age=38, male=False)
+    child = factory.person(name="张小明", age=8, balance_fen=5000)
+    binding = bind(mother.person, child, "child")
+    count, sql, response = _verify(pos, issue(mother, binding.public_id).code)
+    assert response.get_json()["shown_by"] == "relative"
+    within("verify_relative", count, sql)
 
 
 def test_verify_with_family_aid_budget(pos, factory):

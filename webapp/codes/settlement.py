@@ -117,7 +117,7 @@ def _check_state(row: InsuranceCode, now: datetime, check_expiry: bool) -> Kinsh
         raise fail("used")
     if check_expiry and row.expires_at <= now:
         raise fail("expired")
-    binding = db.session.get(KinshipBinding, row.binding_id) if row.binding_id else None
+    binding = row.binding  # loaded with the row (_with_patient), or one lookup
     if binding is not None and binding.status != BindingStatus.ACTIVE:
         raise fail("binding_ended")
     if not row.person.is_active:
@@ -171,9 +171,11 @@ def _verify(code_text: str, pharmacy: Pharmacy, actor: Actor) -> Verification:
 
 
 def _with_patient():
-    """A code row with its patient and their account, in one statement."""
+    """A code row with its patient and their account, and (a relative's code) the binding and
+    its holder, in one statement."""
     return select(InsuranceCode).options(
-        joinedload(InsuranceCode.person).joinedload(InsuredPerson.account))
+        joinedload(InsuranceCode.person).joinedload(InsuredPerson.account),
+        joinedload(InsuranceCode.binding), joinedload(InsuranceCode.holder))
 
 
 def _code_for_token(token: str, pharmacy: Pharmacy) -> InsuranceCode:
