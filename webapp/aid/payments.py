@@ -22,8 +22,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import cache
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.orm import contains_eager
 
 from webapp import clock
@@ -72,23 +73,32 @@ def _owner_may_pay(owner: InsuredPerson, patient: InsuredPerson) -> bool:
     return True
 
 
-def payer_for(patient: InsuredPerson, remaining_fen: int, at: datetime) -> Payer | None:
-    """Whose account pays (part of) ``remaining_fen`` for the patient at ``at``; side-effect free."""
-    if remaining_fen <= 0:
-        return None
-    day = clock.to_china(at).date()
-    # The memberships with their group, its owner and the owner's account: one statement.
-    memberships = db.session.scalars(
+@cache
+def _memberships() -> Select:
+    """A patient's (``patient_id``) open memberships in active groups of another owner, oldest
+    first, each with its group, the owner and the owner's account: one statement, built once
+    (settle asks it twice, verify once)."""
+    return (
         select(AidMember)
         .join(AidGroup, AidGroup.id == AidMember.group_id)
         .join(InsuredPerson, InsuredPerson.id == AidGroup.owner_person_id)
         .outerjoin(PersonalAccount, PersonalAccount.person_id == InsuredPerson.id)
         .options(contains_eager(AidMember.group).contains_eager(AidGroup.owner)
                  .contains_eager(InsuredPerson.account))
-        .where(AidMember.person_id == patient.id, AidMember.status == AidMemberStatus.ACTIVE,
-               AidGroup.status == AidGroupStatus.ACTIVE, AidGroup.owner_person_id != patient.id)
+        .where(AidMember.person_id == bindparam("patient_id"),
+               AidMember.status == AidMemberStatus.ACTIVE,
+               AidGroup.status == AidGroupStatus.ACTIVE,
+               AidGroup.owner_person_id != bindparam("patient_id"))
         .order_by(AidMember.joined_at, AidMember.id)
-    ).all()
+    )
+
+
+def payer_for(patient: InsuredPerson, remaining_fen: int, at: datetime) -> Payer | None:
+    """Whose account pays (part of) ``remaining_fen`` for the patient at ``at``; side-effect free."""
+    if remaining_fen <= 0:
+        return None
+    day = clock.to_china(at).date()
+    memberships = db.session.scalars(_memberships(), {"patient_id": patient.id}).all()
     for member in memberships:
         owner = member.group.owner
         if not member.covers(day) or not _owner_may_pay(owner, patient):

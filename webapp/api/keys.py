@@ -13,8 +13,9 @@ import hmac
 import re
 import secrets
 from datetime import timedelta
+from functools import cache
 
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import joinedload
 
 from webapp import clock
@@ -92,13 +93,19 @@ def prefix_of(raw: str | None) -> str | None:
     return match.group(1) if match else None
 
 
+@cache
+def _key_by_prefix() -> Select:
+    """A key row by ``prefix`` with its pharmacy, built once (every API request asks it)."""
+    return select(ApiKey).options(joinedload(ApiKey.pharmacy)) \
+        .where(ApiKey.prefix == bindparam("prefix"))
+
+
 def authenticate(raw: str | None) -> ApiKey | None:
     """The active key row for a clear key, or None (malformed, unknown, wrong or revoked)."""
     prefix = prefix_of(raw)
     row = None
     if prefix is not None:
-        row = db.session.scalar(select(ApiKey).options(joinedload(ApiKey.pharmacy))
-                              .where(ApiKey.prefix == prefix))
+        row = db.session.scalar(_key_by_prefix(), {"prefix": prefix})
     expected = row.key_hash if row is not None else _DUMMY_HASH
     matches = hmac.compare_digest(hash_key(raw or ""), expected)
     if row is None or not matches or row.revoked_at is not None:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 
 from webapp.codes.notices import parts_text
 from webapp.extensions import db, insert_row, write_through
@@ -40,14 +41,18 @@ class Outcome:
 
 def lock_accounts(ids: list[int]) -> dict[int, PersonalAccount]:
     """The accounts of these ids, locked FOR UPDATE in id order (no deadlock between payers)."""
-    rows = db.session.scalars(
-        select(PersonalAccount)
-        .where(PersonalAccount.id.in_(sorted(set(ids))))
-        .order_by(PersonalAccount.id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).all()
+    rows = db.session.scalars(_accounts_locked(), {"ids": sorted(set(ids))},
+                              execution_options={"populate_existing": True}).all()
     return {a.id: a for a in rows}
+
+
+@cache
+def _accounts_locked() -> Select:
+    """Accounts by ``ids`` (expanding), FOR UPDATE in id order, built once."""
+    return (select(PersonalAccount)
+            .where(PersonalAccount.id.in_(bindparam("ids", expanding=True)))
+            .order_by(PersonalAccount.id)
+            .with_for_update())
 
 
 def debit(account: PersonalAccount, fen: int, kind: str, settlement: Settlement,

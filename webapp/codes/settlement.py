@@ -34,10 +34,11 @@ import hashlib
 import secrets
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any, NamedTuple
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import Select, bindparam, select, update
 from sqlalchemy.orm import joinedload
 
 from webapp import clock
@@ -156,7 +157,7 @@ def _verify(code_text: str, pharmacy: Pharmacy, actor: Actor) -> Verification:
     code = normalize(code_text)
     if len(code) != CODE_LENGTH or any(ch not in ALPHABET for ch in code):
         raise fail("unknown")
-    row = db.session.scalar(_with_patient().where(InsuranceCode.code_hash == hash_code(code)))
+    row = db.session.scalar(_with_patient("code_hash"), {"code_hash": hash_code(code)})
     if row is None:
         raise fail("unknown")
     now = clock.now()
@@ -170,12 +171,15 @@ def _verify(code_text: str, pharmacy: Pharmacy, actor: Actor) -> Verification:
                         row.token_expires_at)
 
 
-def _with_patient():
-    """A code row with its patient and their account, and (a relative's code) the binding and
-    its holder, in one statement."""
+@cache
+def _with_patient(by: str) -> Select:
+    """The code row of ``by`` (``code_hash`` or ``id``, the parameter of that name) with its
+    patient and their account, and (a relative's code) the binding and its holder: one
+    statement, built once per key."""
     return select(InsuranceCode).options(
         joinedload(InsuranceCode.person).joinedload(InsuredPerson.account),
-        joinedload(InsuranceCode.binding), joinedload(InsuranceCode.holder))
+        joinedload(InsuranceCode.binding), joinedload(InsuranceCode.holder),
+    ).where(getattr(InsuranceCode, by) == bindparam(by))
 
 
 def _code_for_token(token: str, pharmacy: Pharmacy) -> InsuranceCode:
@@ -287,20 +291,27 @@ def _settle_message(token: str, pharmacy: Pharmacy, actor: Actor, amount_fen: in
     return Outcome(settlement, False, shaped)
 
 
-def _consume(token: str, pharmacy: Pharmacy, now: datetime) -> InsuranceCode:
-    """Mark the code used iff it is unused and the token is live: exactly once."""
-    consumed = db.session.execute(
+@cache
+def _consume_statement():
+    """The consuming UPDATE … RETURNING id, built once."""
+    return (
         update(InsuranceCode)
         .where(
-            InsuranceCode.token_hash == _hash_token(token),
-            InsuranceCode.token_pharmacy_id == pharmacy.id,
+            InsuranceCode.token_hash == bindparam("b_token_hash"),
+            InsuranceCode.token_pharmacy_id == bindparam("b_pharmacy_id"),
             InsuranceCode.used_at.is_(None),
-            InsuranceCode.token_expires_at > now,
+            InsuranceCode.token_expires_at > bindparam("b_now"),
         )
-        .values(used_at=now)
+        .values(used_at=bindparam("b_now"))
         .returning(InsuranceCode.id)
-        .execution_options(synchronize_session=False)
-    ).scalar()
+    )
+
+
+def _consume(token: str, pharmacy: Pharmacy, now: datetime) -> InsuranceCode:
+    """Mark the code used iff it is unused and the token is live: exactly once."""
+    consumed = db.session.execute(_consume_statement(), {
+        "b_token_hash": _hash_token(token), "b_pharmacy_id": pharmacy.id, "b_now": now,
+    }, execution_options={"synchronize_session": False}).scalar()
     if consumed is None:
         row = _code_for_token(token, pharmacy)
         db.session.refresh(row)
@@ -308,8 +319,14 @@ def _consume(token: str, pharmacy: Pharmacy, now: datetime) -> InsuranceCode:
             raise fail("used")
         raise fail("token_expired")
     # Fresh (an earlier verify in this session may have loaded it).
-    return db.session.scalars(_with_patient().where(InsuranceCode.id == consumed)
-                              .execution_options(populate_existing=True)).one()
+    return db.session.scalars(_with_patient("id"), {"id": consumed},
+                              execution_options={"populate_existing": True}).one()
+
+
+@cache
+def _binding_locked() -> Select:
+    """A binding by ``id``, locked FOR UPDATE, built once."""
+    return select(KinshipBinding).where(KinshipBinding.id == bindparam("id")).with_for_update()
 
 
 def _settle(token: str, pharmacy: Pharmacy, actor: Actor, amount_fen: int, items: str,
@@ -320,10 +337,8 @@ def _settle(token: str, pharmacy: Pharmacy, actor: Actor, amount_fen: int, items
     patient = row.person
     binding = None
     if row.binding_id:
-        binding = db.session.scalar(
-            select(KinshipBinding).where(KinshipBinding.id == row.binding_id)
-            .with_for_update().execution_options(populate_existing=True)
-        )
+        binding = db.session.scalar(_binding_locked(), {"id": row.binding_id},
+                                    execution_options={"populate_existing": True})
         if binding is None or binding.status != BindingStatus.ACTIVE:
             raise fail("binding_ended")
     if not patient.is_active:

@@ -6,7 +6,10 @@ writes it (read-time condition, as on the family pages).
 
 from __future__ import annotations
 
-from sqlalchemy import and_, select
+from datetime import date
+from functools import cache
+
+from sqlalchemy import BindParameter, Date, Select, and_, bindparam, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from webapp import clock
@@ -17,10 +20,10 @@ from webapp.kinship.states import BindingStatus
 from webapp.models import InsuredPerson
 
 
-def _usable():
-    """已绑定 and not lapsed."""
+def _usable(today: date | BindParameter[date] | None = None):
+    """已绑定 and not lapsed (on ``today``, by default the China date now)."""
     return and_(KinshipBinding.status == BindingStatus.ACTIVE,
-                ~confirmation_lapsed(clock.today()))
+                ~confirmation_lapsed(clock.today() if today is None else today))
 
 
 def active_binding(holder: InsuredPerson, member: InsuredPerson) -> KinshipBinding | None:
@@ -47,8 +50,16 @@ def showable_people(holder: InsuredPerson) -> list[tuple[InsuredPerson, KinshipB
 
 def bindings_to(member: InsuredPerson) -> list[KinshipBinding]:
     """The 已绑定 bindings by which others may show the member's code, with their holders."""
-    return list(db.session.scalars(
+    return list(db.session.scalars(_bindings_to(), {"member_id": member.id,
+                                                    "today": clock.today()}))
+
+
+@cache
+def _bindings_to() -> Select:
+    """bindings_to's statement, built once (every settlement and cancel asks it)."""
+    return (
         select(KinshipBinding).options(joinedload(KinshipBinding.holder))
-        .where(KinshipBinding.member_person_id == member.id, _usable())
+        .where(KinshipBinding.member_person_id == bindparam("member_id"),
+               _usable(bindparam("today", type_=Date)))
         .order_by(KinshipBinding.id)
-    ))
+    )

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, func, or_, select
+from sqlalchemy import BindParameter, ColumnElement, and_, exists, func, or_, select
 from sqlalchemy.orm import selectinload
 
 from webapp import clock
@@ -50,7 +50,7 @@ def invitation_lapsed(now: datetime) -> ColumnElement[bool]:
     )
 
 
-def confirmation_lapsed(today: date) -> ColumnElement[bool]:
+def confirmation_lapsed(today: date | BindParameter[date]) -> ColumnElement[bool]:
     """已绑定 and the relative's self-confirmation date has passed."""
     return and_(KinshipBinding.status == BindingStatus.ACTIVE,
                 KinshipBinding.self_confirm_due.is_not(None),  # no NULL in a NOT (...)
