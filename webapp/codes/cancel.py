@@ -19,9 +19,10 @@
 from __future__ import annotations
 
 from datetime import date
+from functools import cache
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import joinedload
 
 from webapp import clock
@@ -65,15 +66,22 @@ def can_cancel(settlement: Settlement, pharmacy: Pharmacy) -> bool:
             and window_error(settlement, pharmacy) is None)
 
 
+@cache
+def _settlement_locked() -> Select:
+    """A pharmacy's settlement by public id with its patient, FOR UPDATE, built once."""
+    return (select(Settlement)
+            .options(joinedload(Settlement.person, innerjoin=True))  # the notices name them
+            .where(Settlement.public_id == bindparam("public_id"),
+                   Settlement.pharmacy_id == bindparam("pharmacy_id"))
+            .with_for_update(of=Settlement))
+
+
 def _own_settlement(settlement: Settlement | str, pharmacy: Pharmacy) -> Settlement:
     """The pharmacy's settlement, locked FOR UPDATE and fresh; not_found for anyone else's."""
     public_id = settlement.public_id if isinstance(settlement, Settlement) else settlement
-    row = db.session.scalar(
-        select(Settlement)
-        .options(joinedload(Settlement.person, innerjoin=True))  # the notices name the patient
-        .where(Settlement.public_id == str(public_id or ""),
-               Settlement.pharmacy_id == pharmacy.id)
-        .with_for_update(of=Settlement).execution_options(populate_existing=True))
+    row = db.session.scalar(_settlement_locked(), {
+        "public_id": str(public_id or ""), "pharmacy_id": pharmacy.id,
+    }, execution_options={"populate_existing": True})
     if row is None:
         raise fail("not_found", "未找到该结算单", field="settlement_id")
     return row
@@ -133,6 +141,15 @@ def _first_cancel_answer(settlement: Settlement) -> dict[str, Any] | None:
     return msgids.stored_answer(record) if record is not None else None
 
 
+@cache
+def _payments_of() -> Select:
+    """The ledger rows that paid a settlement (``settlement_id``), built once."""
+    return (select(LedgerEntry)
+            .where(LedgerEntry.settlement_id == bindparam("settlement_id"),
+                   LedgerEntry.kind.in_(list(REFUND_KINDS)))
+            .order_by(LedgerEntry.id))
+
+
 def _cancel(row: Settlement, pharmacy: Pharmacy, actor: Actor, reason: str,
             answer: Answer | None) -> Outcome:
     """Refund a locked settlement, or answer its earlier cancellation (no commit)."""
@@ -144,10 +161,7 @@ def _cancel(row: Settlement, pharmacy: Pharmacy, actor: Actor, reason: str,
     if problem is not None:
         raise fail(problem)
     now = clock.now()
-    payments = db.session.scalars(
-        select(LedgerEntry)
-        .where(LedgerEntry.settlement_id == row.id, LedgerEntry.kind.in_(list(REFUND_KINDS)))
-        .order_by(LedgerEntry.id)).all()
+    payments = db.session.scalars(_payments_of(), {"settlement_id": row.id}).all()
     locked = lock_accounts([p.account_id for p in payments])
     for payment in payments:
         post(locked[payment.account_id], -payment.amount_fen,  # a payment row is negative

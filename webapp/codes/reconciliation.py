@@ -12,9 +12,10 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Date, ForeignKey, Index, String, Text, case, func, select
+from sqlalchemy import Date, ForeignKey, Index, Select, String, Text, bindparam, case, func, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp import clock
@@ -360,11 +361,19 @@ def compare_details(pharmacy_id: int, day: date, rows: Iterable[tuple[str, int, 
 
 def is_reconciled(pharmacy_id: int, day: date) -> bool:
     """Whether a matched 3201 closed the pharmacy's China day (no cancel after it)."""
-    return db.session.scalar(select(Reconciliation.id).where(
-        Reconciliation.pharmacy_id == pharmacy_id, Reconciliation.day == day,
+    return db.session.scalar(_matched_totals(), {"pharmacy_id": pharmacy_id,
+                                                  "day": day}) is not None
+
+
+@cache
+def _matched_totals() -> Select:
+    """is_reconciled's statement, built once (every cancel asks it)."""
+    return select(Reconciliation.id).where(
+        Reconciliation.pharmacy_id == bindparam("pharmacy_id"),
+        Reconciliation.day == bindparam("day"),
         Reconciliation.kind == TOTALS,
         Reconciliation.result == ReconciliationResult.MATCH.value,
-    ).limit(1)) is not None
+    ).limit(1)
 
 
 def last_reconciliation(pharmacy_id: int, day: date) -> Reconciliation | None:
