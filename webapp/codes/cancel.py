@@ -37,7 +37,7 @@ from webapp.codes.notices import notify_cancelled
 from webapp.codes.settlement import Answer
 from webapp.codes.states import MessageKind, SettlementStatus
 from webapp.domain import DomainError
-from webapp.extensions import db
+from webapp.extensions import db, write_through
 from webapp.models import LedgerEntry, Pharmacy, Settlement
 
 REFUND_KINDS = {"payment": "refund", "aid_payment": "aid_refund"}
@@ -167,11 +167,8 @@ def _cancel(row: Settlement, pharmacy: Pharmacy, actor: Actor, reason: str,
         post(locked[payment.account_id], -payment.amount_fen,  # a payment row is negative
              REFUND_KINDS[payment.kind], f"撤销：{payment.memo}", row.id,
              payment.beneficiary_person_id, now, reverses_entry_id=payment.id)
-    row.status = SettlementStatus.CANCELLED
-    row.cancelled_at = now
-    row.cancel_reason = reason
-    row.cash_refunded_fen = row.cash_fen
-    db.session.flush()
+    write_through(row, status=SettlementStatus.CANCELLED, cancelled_at=now, cancel_reason=reason,
+                  cash_refunded_fen=row.cash_fen)
     notify_cancelled(row)
     paid.after_commit(db.session(), None, {"settlement": row.public_id, "cancelled": True},
                       paid.settlement_keep_seconds(cancel_days(pharmacy)))

@@ -38,7 +38,7 @@ from functools import cache
 from typing import Any, NamedTuple
 
 from flask import current_app
-from sqlalchemy import Select, bindparam, select, update
+from sqlalchemy import Select, bindparam, insert, select, update
 from sqlalchemy.orm import joinedload
 
 from webapp import clock
@@ -329,6 +329,12 @@ def _binding_locked() -> Select:
     return select(KinshipBinding).where(KinshipBinding.id == bindparam("id")).with_for_update()
 
 
+@cache
+def _insert_settlement():
+    """The settlement's INSERT returning the new row as an object, built once."""
+    return insert(Settlement).returning(Settlement)
+
+
 def _settle(token: str, pharmacy: Pharmacy, actor: Actor, amount_fen: int, items: str,
             business_type: str, allow_cash: bool, msgid: str | None) -> Settlement:
     """The settlement's writes (no commit): consume, lock, split, ledger, notify, audit."""
@@ -352,17 +358,17 @@ def _settle(token: str, pharmacy: Pharmacy, actor: Actor, amount_fen: int, items
     if split.cash_fen and not allow_cash:
         raise fail("insufficient")
 
-    settlement = Settlement(
+    # An ORM INSERT … RETURNING: the row comes back as a loaded object, without the unit of
+    # work's flush (which cost a tenth of the settlement).
+    settlement = db.session.scalars(_insert_settlement(), [dict(
         pharmacy_id=pharmacy.id, person_id=patient.id,
         holder_person_id=row.holder_person_id, binding_id=row.binding_id,
         staff_user_id=actor.user_id, actor_label=(actor.label or "")[:80],
         business_type=business_type, total_fen=amount_fen, account_fen=split.account_fen,
         aid_fen=split.aid_fen, aid_owner_person_id=payer.owner.id if payer else None,
         cash_fen=split.cash_fen, items=items, created_at=now, msgid=msgid,
-    )
-    db.session.add(settlement)
-    db.session.flush()
-    row.settlement_id = settlement.id
+    )]).one()
+    write_through(row, settlement_id=settlement.id)  # now, not by a later autoflush
     if split.account_fen and own is not None:
         debit(locked[own.id], split.account_fen, "payment", settlement, patient,
                f"{pharmacy.name}购药", now)
