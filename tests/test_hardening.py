@@ -165,3 +165,14 @@ def test_static_files_stay_cacheable(client):
         response = client.get("/static/app.css")
     assert response.status_code == 200
     assert "no-store" not in response.headers.get("Cache-Control", "")
+
+
+def test_printable_keeps_plain_text_and_drops_control_characters():
+    """web.printable (the user agent an audit row keeps): plain text is returned as it is, and
+    NUL, other control characters and line breaks are dropped."""
+    from webapp.web import printable
+
+    agent = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0) MicroMessenger/8.0 微信"
+    assert printable(agent) is agent
+    assert printable("a\x00b\x07c\r\nd\u2028e") == "abcde"
+    assert printable("") == ""

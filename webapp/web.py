@@ -31,6 +31,8 @@ def current_actor() -> Actor:
 
 def printable(text: str) -> str:
     """``text`` without control characters (a header may carry NUL; no column can store it)."""
+    if text.isprintable():
+        return text  # the usual case, checked in C: no per-character loop
     return "".join(ch for ch in text if ch.isprintable())
 
 
