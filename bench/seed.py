@@ -149,6 +149,31 @@ def pharmacy() -> Pharmacy:
     return db.session.scalar(db.select(Pharmacy).filter_by(code="BENCH0001"))
 
 
+def family_tokens(count: int, per_family: int = 3) -> list[str]:
+    """Settlement tokens of many families: the scale seed's registered insured users whose
+    own account covers ``per_family`` bench purchases, ``per_family`` fresh codes each (as
+    pharmacies settle for many people at once; ``settlement_tokens`` loads one family, whose
+    account every settlement must lock in turn)."""
+    from webapp.audit.services import Actor
+    from webapp.codes import services as codes
+    from webapp.codes import settlement
+
+    users = db.session.scalars(
+        db.select(User).join(InsuredPerson, InsuredPerson.id == User.person_id)
+        .join(PersonalAccount, PersonalAccount.person_id == InsuredPerson.id)
+        .where(User.role == "insured", User.phone != PHONE,
+               PersonalAccount.balance_fen >= SETTLE_FEN * per_family)
+        .order_by(User.id).limit(-(-count // per_family))).all()
+    shop = pharmacy()
+    actor = Actor(label="bench-pos")
+    tokens = []
+    for _ in range(per_family):
+        for user in users:
+            code = codes.issue_code(user, codes.ME, Actor(user=user, label="bench")).code
+            tokens.append(settlement.verify(code, shop, actor).token)
+    return tokens[:count]
+
+
 def settlement_tokens(count: int) -> list[str]:
     """Settlement tokens of fresh codes, each verified once by the bench pharmacy (live 300 s)."""
     from webapp.audit.services import Actor
