@@ -66,10 +66,15 @@ def write_through(row: Any, **values: Any) -> None:
     rows with a version counter (their UPDATE must check it)."""
     mapper = inspect(row).mapper
     assert mapper.version_id_col is None, f"{mapper.class_.__name__} has a version counter"
-    db.session.execute(_update_by_id(mapper.local_table, tuple(sorted(values))),
-                       {"_row_id": row.id, **values})
+    update_row(mapper.local_table, row.id, **values)
     for name, value in values.items():
         set_committed_value(row, name, value)
+
+
+def update_row(table: Any, row_id: int, **values: Any) -> None:
+    """``UPDATE table SET … WHERE id = row_id`` with a Core statement built once per set of
+    columns (for rows not loaded as objects; a loaded one goes through ``write_through``)."""
+    db.session.execute(_update_by_id(table, tuple(sorted(values))), {"_row_id": row_id, **values})
 
 
 def insert_row(model: Any, **values: Any) -> None:

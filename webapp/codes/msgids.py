@@ -20,10 +20,9 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import Table, Update, bindparam, delete, select, update
+from sqlalchemy import Table, delete, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -31,7 +30,7 @@ from webapp import clock
 from webapp.api.errors import fail
 from webapp.codes.models import MessageRecord
 from webapp.codes.states import MessageKind
-from webapp.extensions import db
+from webapp.extensions import db, update_row
 from webapp.models import Pharmacy
 from webapp.policy import policy_for
 
@@ -158,19 +157,10 @@ def reserve_reversed(pharmacy: Pharmacy, msgid: str) -> MessageRecord | None:
 def finish(claimed: Claim, answer: dict[str, Any] | None, settlement_id: int | None = None) -> None:
     """Store the first answer (and the settlement it concerns) on the message's row."""
     values: dict[str, Any] = {
-        "b_id": claimed.id,
         "answer": json.dumps(answer, ensure_ascii=False) if answer is not None else ""}
     if settlement_id is not None:
         values["settlement_id"] = settlement_id
-    db.session.execute(_finish_statement(settlement_id is not None), values)
-
-
-@cache
-def _finish_statement(with_settlement: bool) -> Update:
-    """finish's UPDATE by id (``b_id``), with or without the settlement, built once."""
-    columns = ("answer", "settlement_id") if with_settlement else ("answer",)
-    return update(_TABLE).where(_TABLE.c.id == bindparam("b_id")) \
-        .values({name: bindparam(name) for name in columns})
+    update_row(_TABLE, claimed.id, **values)
 
 
 def keep_days(region_code: str) -> int:
