@@ -44,6 +44,7 @@ class Result:
     errors: int
     tool: str
     ran_out: bool = False  # a consumable target used up its bodies before the time was up
+    worker_cpu_ms: float = 0.0  # the serving workers' CPU per request (bench/run.py fills it)
 
 
 def _lua_string(text: str) -> str:

@@ -86,6 +86,18 @@ class Gunicorn:
                 time.sleep(0.2)
         raise SystemExit("gunicorn did not start within 60 s")
 
+    def cpu_seconds(self) -> float:
+        """CPU seconds (user + system) its workers have used so far (/proc; 0 elsewhere)."""
+        ticks = os.sysconf("SC_CLK_TCK")
+        total = 0
+        for pid in self.worker_pids():
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+        return total / ticks
+
     def worker_pids(self) -> list[int]:
         out = subprocess.run(["pgrep", "-P", str(self.proc.pid)], capture_output=True, text=True)
         return [int(pid) for pid in out.stdout.split()]
@@ -168,6 +180,13 @@ def options() -> argparse.ArgumentParser:
                         help="the database is seeded already (bench/scale_report.py's clones)")
     parser.add_argument("--no-settle", action="store_true",
                         help="skip POS settle and cancel (and their minute of pool making)")
+    parser.add_argument("--redis", metavar="URL", default=os.environ.get(
+        "BENCH_REDIS_URL", os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")),
+        help="Redis for rate limits and the payment status, as production requires (used when"
+             " it answers; keys under a prefix of the run's own, deleted after it)")
+    parser.add_argument("--no-redis", action="store_true",
+                        help="serve without Redis: in-process rate limits, status from the"
+                             " database (make run's set-up)")
     parser.add_argument("--only", metavar="URL", help=argparse.SUPPRESS)  # the child's database
     parser.add_argument("--json", metavar="FILE", help=argparse.SUPPRESS)  # the child's answer
     return parser
@@ -179,10 +198,14 @@ def main() -> int:
         figures = measure_database(args, args.only)
         Path(args.json).write_text(json.dumps(figures), encoding="utf-8")
         return 0
+    if not args.no_redis and not redis_answers(args.redis):
+        print(f"bench: Redis {args.redis} does not answer: served without it (--no-redis)")
+        args.no_redis = True
     databases = [("SQLite", "")]
     if os.environ.get("BENCH_DATABASE_URL") and not args.sqlite_only:
         databases.append(("PostgreSQL", os.environ["BENCH_DATABASE_URL"]))
     passed = [a for a in sys.argv[1:] if a != "--sqlite-only"]
+    passed += ["--no-redis"] if args.no_redis else ["--redis", args.redis]
     runs = []
     with tempfile.TemporaryDirectory(prefix="qy-bench-runs-") as tmp:
         for label, url in databases:
@@ -196,6 +219,26 @@ def main() -> int:
             runs.append((label, json.loads(out.read_text(encoding="utf-8"))))
     print_table(runs)
     return 0
+
+
+def redis_answers(url: str) -> bool:
+    import redis
+
+    try:
+        return bool(redis.Redis.from_url(url, socket_timeout=2).ping())
+    except (redis.RedisError, OSError, ValueError):
+        return False
+
+
+def drop_keys(url: str, prefix: str) -> None:
+    """Delete the run's keys (rate-limit windows, payment statuses) from the shared Redis."""
+    import redis
+
+    client = redis.Redis.from_url(url)
+    for pattern in (f"{prefix}*", f"LIMITS:{prefix}*"):
+        keys = list(client.scan_iter(match=pattern, count=1000))
+        for i in range(0, len(keys), 1000):
+            client.delete(*keys[i:i + 1000])
 
 
 def commit() -> str:
@@ -213,11 +256,13 @@ def print_table(runs: list[tuple[str, dict]]) -> None:
         return
     print(f"\ncommit {commit()}; {os.cpu_count()} CPUs; "
           + "; ".join(f"{label}: load average {f['load'][0]:.2f} → {f['load'][1]:.2f}, "
-                      f"hello-world {f['hello_rps']:.0f} req/s ({f['tool']})"
+                      f"hello-world {f['hello_rps']:.0f} req/s"
+                      f" ({f['hello_cpu_ms']:.2f} ms CPU; {f['tool']}), "
+                      + ("Redis" if f["redis"] else "no Redis")
                       for label, f in runs))
     head = f"{'endpoint':<14}{'target':<26}"
     for label, _ in runs:
-        head += f"| {label + ': req/s  p50  p99 ms  vs hello':<40}{'':<9}"
+        head += f"| {label + ': req/s  p50  p99 ms  vs hello  CPU ms':<48}{'':<9}"
     print(head)
     for name, ratio_min, p99_max in TARGETS:
         target = f"≥ {ratio_min:.0%}" + (f", p99 ≤ {p99_max:g} ms" if p99_max else "")
@@ -225,24 +270,26 @@ def print_table(runs: list[tuple[str, dict]]) -> None:
         for _, figures in runs:
             row = figures["rows"].get(name)
             if row is None:
-                line += f"| {'not measured':<49}"
+                line += f"| {'not measured':<57}"
                 continue
             ok = row["ratio"] >= ratio_min and (p99_max is None or row["p99_ms"] <= p99_max)
             note = (" errors" if row["errors"] else "") + (" pool out" if row["ran_out"] else "")
             line += (f"| {row['rps']:>7.0f} {row['p50_ms']:>6.2f} {row['p99_ms']:>7.2f}"
-                     f" {row['ratio']:>8.1%}{'':<10}{verdict(ok):<8}{note:<9}")
+                     f" {row['ratio']:>8.1%} {row['cpu_ms']:>7.2f}{'':<10}{verdict(ok):<8}"
+                     f"{note:<9}")
         print(line)
     qr_target = f"≤ {QR_TARGET_MS:g} ms, p99 ≤ {QR_TARGET_P99_MS:g}"
     line = f"{'QR SVG':<14}{qr_target:<26}"
     for _, figures in runs:
         qr_median, qr_p99 = figures["qr"]
         ok = qr_median <= QR_TARGET_MS and qr_p99 <= QR_TARGET_P99_MS
-        line += f"| median {qr_median:.3f} ms, p99 {qr_p99:.3f} ms{'':<11}{verdict(ok):<17}"
+        line += f"| median {qr_median:.3f} ms, p99 {qr_p99:.3f} ms{'':<19}{verdict(ok):<17}"
     print(line)
     print("(POS settle / cancel: Python load generator, ratio to a hello-world measured with it;"
           " POS settle: one family's codes, each settlement locks the same account;"
           " POS settle *: many families' codes; QR: in-process, the same code on either"
-          " database)")
+          " database; CPU ms: the app workers' user + system CPU per request under the load,"
+          " from /proc)")
 
 
 def measure_database(args, url: str) -> dict:
@@ -251,6 +298,11 @@ def measure_database(args, url: str) -> dict:
     db_url = url or f"sqlite:///{tmp.name}/bench.sqlite"
     env = {"BENCH_DB_URL": db_url, "BENCH_SECRET_KEY": secrets.token_hex(32),
            "BENCH_UPLOADS": f"{tmp.name}/uploads", "WEBAPP_ENV": "development"}
+    prefix = f"qybench-{secrets.token_hex(4)}"
+    if args.no_redis:
+        os.environ.pop("REDIS_URL", None)
+    else:  # as production runs (webapp/config.py refuses to start there without REDIS_URL)
+        env.update({"REDIS_URL": args.redis, "BENCH_KEY_PREFIX": prefix})
     os.environ.update(env)
 
     import seed
@@ -267,6 +319,10 @@ def measure_database(args, url: str) -> dict:
     print(f"数据库: {db_url.split('@')[-1]}  gunicorn: {args.workers} × {args.worker_class}"
           f" ({args.threads} threads)  负载: {args.connections} connections, "
           f"{args.seconds:g} s each ({tool}); access log: {tmp.name}/app.log", flush=True)
+    print("Redis: " + ("none (rate limits counted in each worker, payment status from the"
+                       " database)" if args.no_redis else
+                       f"{args.redis} (rate limits and payment status, keys {prefix}*)"),
+          flush=True)
     with app.app_context():
         if args.seeded:
             seeded = seed.existing()
@@ -305,8 +361,12 @@ def measure_database(args, url: str) -> dict:
                 loadgen.run(port, target, args.warmup, args.connections, args.load_threads,
                             args.tool)
             spies = profile(target.name) if args.profile and port == server.port else []
+            serving = server if port == server.port else hello
+            cpu = serving.cpu_seconds()
             result = loadgen.run(port, target, args.seconds, args.connections,
                                  args.load_threads, args.tool)
+            result.worker_cpu_ms = ((serving.cpu_seconds() - cpu) * 1000 / result.requests
+                                    if result.requests else 0.0)
             for spy in spies:
                 spy.wait(timeout=60)
             results.append(result)
@@ -393,6 +453,8 @@ def measure_database(args, url: str) -> dict:
     finally:
         hello.stop()
         server.stop()
+        if not args.no_redis:
+            drop_keys(args.redis, prefix)
 
     first, last = results[0], results[-1]
     base = (first.rps + last.rps) / 2
@@ -404,13 +466,16 @@ def measure_database(args, url: str) -> dict:
         against = python_base if r.name in PYTHON_ROWS else base
         rows[r.name] = {"rps": r.rps, "p50_ms": r.p50_ms, "p99_ms": r.p99_ms,
                         "ratio": r.rps / against if against else 0.0, "errors": r.errors,
-                        "requests": r.requests, "ran_out": r.ran_out}
+                        "requests": r.requests, "ran_out": r.ran_out,
+                        "cpu_ms": r.worker_cpu_ms}
     with app.app_context():
         median, p99 = qr_timing(args.qr_runs)
     print(f"hello-world: {first.rps:.0f} req/s at the start, {last.rps:.0f} at the end"
           + (f"; python-threads hello {python_base:.0f}" if python_base != base else ""))
     tmp.cleanup()
+    hello_cpu = [r.worker_cpu_ms for r in (first, last)]
     return {"rows": rows, "qr": [median, p99], "hello_rps": base, "tool": tool,
+            "hello_cpu_ms": sum(hello_cpu) / 2, "redis": not args.no_redis,
             "load": [load_start, os.getloadavg()[0]]}
 
 

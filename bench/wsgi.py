@@ -16,4 +16,8 @@ app = create_app({
     "RATELIMIT_CODE_VERIFY": "10000000 per minute",
     "RATELIMIT_LOGIN": "10000 per minute",
     "RATELIMIT_ENABLED": os.environ.get("BENCH_RATELIMIT", "1") == "1",
+    # With REDIS_URL (bench/run.py sets it when Redis answers, as production requires): the
+    # run's keys under a prefix of its own.
+    "RATELIMIT_KEY_PREFIX": os.environ.get("BENCH_KEY_PREFIX", ""),
+    "PAID_STATUS_PREFIX": os.environ.get("BENCH_KEY_PREFIX", "qy") + ":paid:",
 })
