@@ -491,6 +491,29 @@ def test_rate_limit_is_per_key(app, pos, other_pos, factory):
     assert other_pos.verify("UNKNOWN")[0].status_code == 404
 
 
+def test_rate_limit_window_is_read_only_to_refuse(app, pos, monkeypatch):
+    """No X-RateLimit-* headers on limited answers (writing them read the window back from the
+    store on every verify: with Redis two more round trips); a 429 says when to come back."""
+    from webapp.extensions import limiter
+
+    app.config["RATELIMIT_CODE_VERIFY"] = "2 per minute"
+    reads = []
+    strategy = limiter.limiter
+    original = strategy.get_window_stats
+    monkeypatch.setattr(strategy, "get_window_stats",
+                        lambda *a, **kw: reads.append(a) or original(*a, **kw))
+    for _ in range(2):
+        r, _ = pos.verify("UNKNOWN")
+        assert r.status_code == 404
+        assert not [h for h in r.headers.keys() if h.lower().startswith("x-ratelimit")]
+        assert "Retry-After" not in r.headers
+    assert reads == []
+    r, body = pos.verify("UNKNOWN")
+    assert (r.status_code, error_of(body)) == (429, "rate_limited")
+    assert len(reads) == 1
+    assert 1 <= int(r.headers["Retry-After"]) <= 60
+
+
 def test_unexpected_failure_is_a_json_500(app, pos, monkeypatch):
     app.config["PROPAGATE_EXCEPTIONS"] = False
 

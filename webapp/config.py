@@ -29,7 +29,11 @@ class BaseConfig:
     # Redis down: keep counting in this process (with a logged warning) instead of failing.
     RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
     RATELIMIT_SWALLOW_ERRORS = True
-    RATELIMIT_HEADERS_ENABLED = True
+    # No X-RateLimit-* headers on every limited answer: writing them reads the limit's window
+    # back from the store (with Redis, a GET and a TTL: two more round trips on every POS verify,
+    # settle and cancel). A 429 still says when to come back: Retry-After
+    # (webapp.extensions.add_retry_after), read only when refusing.
+    RATELIMIT_HEADERS_ENABLED = False
     RATELIMIT_LOGIN = "5 per minute"
     RATELIMIT_REGISTER = "10 per hour"
     RATELIMIT_FACE = "20 per 10 minutes"

@@ -1,5 +1,6 @@
 """Flask extension objects, created here and bound to the app in create_app()."""
 
+import time
 from functools import cache
 from typing import TYPE_CHECKING, Any, cast
 
@@ -40,6 +41,22 @@ migrate = Migrate(compare_type=True, render_as_batch=True)
 login_manager = LoginManager()
 csrf = CSRFProtect()
 limiter = Limiter(key_func=get_remote_address)
+
+
+def add_retry_after(response):
+    """An API 429 of a Flask-Limiter limit gets ``Retry-After``: whole seconds (at least 1)
+    until the broken limit's window lets a request through again, so that a POS system knows
+    when to retry. The window is read from the store here, on refusal only
+    (RATELIMIT_HEADERS_ENABLED is off: it read it on every limited request). Pages need no
+    header: their 429 is a Chinese page after a redirect (webapp/prg.py)."""
+    broken = limiter.current_limit
+    if response.status_code == 429 and broken is not None and broken.breached:
+        try:
+            reset_at = broken.reset_at
+        except Exception:  # the store is unreachable: the refusal stands without the header
+            return response
+        response.headers["Retry-After"] = str(max(1, int(reset_at - time.time())))
+    return response
 
 
 def init_proxy_fix(app) -> None:

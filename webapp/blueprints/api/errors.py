@@ -13,7 +13,7 @@ from werkzeug.exceptions import HTTPException
 from webapp.api.errors import BY_SERVICE_CODE, REGISTRY, api_code
 from webapp.blueprints.api import bp
 from webapp.domain import DomainError
-from webapp.extensions import db
+from webapp.extensions import add_retry_after, db
 from webapp.web import no_store
 
 # API error code → (HTTP status, default Chinese message), from the registry.
@@ -103,7 +103,7 @@ def _http_error(err: HTTPException):
     valid_methods = getattr(err, "valid_methods", None)
     if err.code == 405 and valid_methods:
         response.headers["Allow"] = ", ".join(valid_methods)
-    return response
+    return add_retry_after(response)
 
 
 for _status in HTTP_CODES:
