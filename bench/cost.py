@@ -12,7 +12,8 @@ docs/SCALING.md's capacity sums beside the req/s of ``make bench``.
 The ``calls`` column is the Python function calls per request (cProfile's count over a fifth
 of the requests): unlike CPU ms it does not move with the machine's speed, which on a shared VM
 varies by half between two runs minutes apart, so it is the before/after figure of a change.
-``--profile`` prints cProfile's table for one row instead of measuring.
+``--profile`` prints cProfile's table for one row instead of measuring (``COST_DUMP=FILE``
+also writes it as a pstats file, for your own grouping).
 
 The app is the bench's (bench/wsgi.py settings: CSRF, sessions, audit as in production),
 driven through Flask's test client (no HTTP server: add the server's own cost, e.g.
@@ -75,6 +76,8 @@ def profile(call, n: int, sort: str, callees: str | None = None,
     profiler = cProfile.Profile()
     profiler.runcall(lambda: [call(i) for i in range(n)])
     stats = pstats.Stats(profiler).sort_stats(sort)
+    if os.environ.get("COST_DUMP"):
+        stats.dump_stats(os.environ["COST_DUMP"])
     stats.print_stats(40)
     if callees:
         stats.print_callees(callees)
