@@ -33,23 +33,25 @@ BUDGETS = {
     # session + user + person; the shown codes with their payment (one lookup by code_hash);
     # both on an autocommit connection (tests/test_hot_paths.py)
     "status_poll": 2,
-    # key; its audit row and last_used_at; the code with patient and account (one statement);
-    # the token UPDATE; the verify audit row; the 共济 membership of the patient
-    "verify": 7,
+    # key; its audit row and last_used_at; the code with patient, account and whether the
+    # patient is in any 共济 group (one statement); the token UPDATE; the verify audit row (the
+    # 共济 seam asks nothing for a patient outside every group: 7 before)
+    "verify": 6,
     # a 共济 member's code: the same 7, its membership statement bringing the group, the owner
     # and the owner's account along (there were one more for each of those: 10)
     "verify_aid": 7,
-    # a child's code shown by the mother: the same 7, the binding and its holder loaded with the
+    # a child's code shown by the mother: the same 6, the binding and its holder loaded with the
     # code (they were a lookup each: 9)
-    "verify_relative": 7,
+    "verify_relative": 6,
     # key, audit, msgid claim (one INSERT … RETURNING id when fresh); the consuming UPDATE …
-    # RETURNING, the consumed row with patient and account; the aid seam; the account lock;
+    # RETURNING, the consumed row with patient and account; the account lock;
     # the settlement, the debit (balance, ledger row), the code's settlement_id, the message;
-    # the relatives' bindings with their holders (one statement); audit; the msgid answer
-    "settle": 15,
+    # the relatives' bindings with their holders (one statement); audit; the msgid answer; the
+    # aid seam asks nothing when the consumed row says the patient is in no group (15 before)
+    "settle": 14,
     # a child's code shown by the mother, the father also bound: + the binding FOR UPDATE, and
     # a message to each parent (their bindings and holders still one statement)
-    "settle_relative": 18,
+    "settle_relative": 17,
     # the patient's own account runs short and the 共济 owner pays the rest: the aid seam is
     # asked twice (before and after the locks, one statement each), the owner's account is
     # locked too, its debit is a second ledger row, the owner is told (23 before the aid seam
@@ -127,6 +129,32 @@ def test_verify_budget(pos, factory):
     count, sql, response = _verify(pos, issue(patient).code)
     assert response.get_json()["settlement_token"]
     within("verify", count, sql)
+
+
+def test_verify_asks_the_aid_seam_only_for_group_members(pos, factory):
+    """The code is read with whether its patient is in any 共济 group: outside every group (or
+    only invited) verify asks no membership statement; once a membership is 已生效 it does, and
+    the aid is offered."""
+    from tests.test_aid_rules import accept, add, make_owner, open_group
+
+    owner = make_owner(factory, balance_fen=3000)
+    open_group(owner)
+    mother = factory.user(name="李秀英", age=62, male=False, balance_fen=0)
+
+    def verified():
+        count, sql, response = _verify(pos, issue(mother).code)
+        asked = [s for s in sql if "aid_group" in s]
+        return count, asked, response.get_json()["aid_available_fen"]
+
+    count, asked, aid = verified()
+    assert (asked, aid) == ([], 0)
+    within("verify", count, [])
+    pending = add(owner.person, mother.person, "parent").member
+    assert verified()[1:] == ([], 0)
+    accept(pending)
+    count, asked, aid = verified()
+    assert len(asked) == 1 and aid == 3000
+    within("verify_aid", count, asked)
 
 
 def _aid_family(factory):

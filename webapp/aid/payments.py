@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cache
 
-from sqlalchemy import Select, bindparam, func, select
+from sqlalchemy import ColumnElement, Select, bindparam, exists, func, select
 from sqlalchemy.orm import contains_eager
 
 from webapp import clock
@@ -73,6 +73,16 @@ def _owner_may_pay(owner: InsuredPerson, patient: InsuredPerson) -> bool:
     return True
 
 
+def may_be_member() -> ColumnElement[bool]:
+    """Whether the person being loaded has any open (已生效) membership: an EXISTS for a
+    statement that loads a patient (``with_expression(InsuredPerson.in_aid_group, …)``).
+    False lets ``payer_for`` answer without its query; the POS paths load the patient this way,
+    so a patient outside every group — most of them — costs verify and settle no statement
+    for 家庭共济."""
+    return exists().where(AidMember.person_id == InsuredPerson.id,
+                          AidMember.status == AidMemberStatus.ACTIVE)
+
+
 @cache
 def _memberships() -> Select:
     """A patient's (``patient_id``) open memberships in active groups of another owner, oldest
@@ -95,7 +105,7 @@ def _memberships() -> Select:
 
 def payer_for(patient: InsuredPerson, remaining_fen: int, at: datetime) -> Payer | None:
     """Whose account pays (part of) ``remaining_fen`` for the patient at ``at``; side-effect free."""
-    if remaining_fen <= 0:
+    if remaining_fen <= 0 or patient.in_aid_group is False:  # loaded as no membership at all
         return None
     day = clock.to_china(at).date()
     memberships = db.session.scalars(_memberships(), {"patient_id": patient.id}).all()

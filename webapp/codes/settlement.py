@@ -157,7 +157,10 @@ def _verify(code_text: str, pharmacy: Pharmacy, actor: Actor) -> Verification:
     code = normalize(code_text)
     if len(code) != CODE_LENGTH or any(ch not in ALPHABET for ch in code):
         raise fail("unknown")
-    row = db.session.scalar(_with_patient("code_hash"), {"code_hash": hash_code(code)})
+    # Fresh, like the consumed row in settle: the patient's rows (and whether they are in any
+    # 共济 group) as the database has them now, also when this session loaded them before.
+    row = db.session.scalar(_with_patient("code_hash"), {"code_hash": hash_code(code)},
+                            execution_options={"populate_existing": True})
     if row is None:
         raise fail("unknown")
     now = clock.now()
@@ -174,10 +177,14 @@ def _verify(code_text: str, pharmacy: Pharmacy, actor: Actor) -> Verification:
 @cache
 def _with_patient(by: str) -> Select:
     """The code row of ``by`` (``code_hash`` or ``id``, the parameter of that name) with its
-    patient and their account, and (a relative's code) the binding and its holder: one
-    statement, built once per key."""
+    patient, their account and whether they are in any 家庭共济 group, and (a relative's code)
+    the binding and its holder: one statement, built once per key."""
+    from webapp.aid.payments import may_be_member  # aid.payments imports the codes package
+
+    patient = joinedload(InsuranceCode.person)
     return select(InsuranceCode).options(
-        joinedload(InsuranceCode.person).joinedload(InsuredPerson.account),
+        patient.joinedload(InsuredPerson.account),
+        patient.with_expression(InsuredPerson.in_aid_group, may_be_member()),
         joinedload(InsuranceCode.binding), joinedload(InsuranceCode.holder),
     ).where(getattr(InsuranceCode, by) == bindparam(by))
 

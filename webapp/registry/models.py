@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from sqlalchemy import Boolean, CheckConstraint, Date, String
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, query_expression, relationship
 
 from webapp.columns import CreatedAtMixin, PublicIdMixin
 from webapp.extensions import Model
@@ -41,6 +41,9 @@ class InsuredPerson(PublicIdMixin, CreatedAtMixin, Model):
     face_check_fails: Mapped[bool] = mapped_column(Boolean, default=False)
 
     account = relationship("PersonalAccount", back_populates="person", uselist=False)
+    # Loaded only where a statement asks for it (with_expression): whether the person has an
+    # open 家庭共济 membership at all (webapp.aid.payments.may_be_member); None when not asked.
+    in_aid_group: Mapped[bool | None] = query_expression()
 
     @property
     def is_active(self) -> bool:
