@@ -73,14 +73,18 @@ def _owner_may_pay(owner: InsuredPerson, patient: InsuredPerson) -> bool:
     return True
 
 
+def _in_force() -> ColumnElement[bool]:
+    """A membership that counts at the counter: 已生效 (not invited, left or removed)."""
+    return AidMember.status == AidMemberStatus.ACTIVE
+
+
 def may_be_member() -> ColumnElement[bool]:
-    """Whether the person being loaded has any open (已生效) membership: an EXISTS for a
-    statement that loads a patient (``with_expression(InsuredPerson.in_aid_group, …)``).
-    False lets ``payer_for`` answer without its query; the POS paths load the patient this way,
-    so a patient outside every group — most of them — costs verify and settle no statement
-    for 家庭共济."""
-    return exists().where(AidMember.person_id == InsuredPerson.id,
-                          AidMember.status == AidMemberStatus.ACTIVE)
+    """Whether the person being loaded has any membership in force: an EXISTS for a statement
+    that loads a patient (``with_expression(InsuredPerson.in_aid_group, …)``). False lets
+    ``payer_for`` answer without its query (which also checks the group and its owner); the POS
+    paths load the patient this way, so a patient outside every group — most of them — costs
+    verify and settle no statement for 家庭共济."""
+    return exists().where(AidMember.person_id == InsuredPerson.id, _in_force())
 
 
 @cache
@@ -96,7 +100,7 @@ def _memberships() -> Select:
         .options(contains_eager(AidMember.group).contains_eager(AidGroup.owner)
                  .contains_eager(InsuredPerson.account))
         .where(AidMember.person_id == bindparam("patient_id"),
-               AidMember.status == AidMemberStatus.ACTIVE,
+               _in_force(),
                AidGroup.status == AidGroupStatus.ACTIVE,
                AidGroup.owner_person_id != bindparam("patient_id"))
         .order_by(AidMember.joined_at, AidMember.id)
@@ -105,7 +109,7 @@ def _memberships() -> Select:
 
 def payer_for(patient: InsuredPerson, remaining_fen: int, at: datetime) -> Payer | None:
     """Whose account pays (part of) ``remaining_fen`` for the patient at ``at``; side-effect free."""
-    if remaining_fen <= 0 or patient.in_aid_group is False:  # loaded as no membership at all
+    if remaining_fen <= 0 or patient.in_aid_group is False:  # loaded: in force nowhere
         return None
     day = clock.to_china(at).date()
     memberships = db.session.scalars(_memberships(), {"patient_id": patient.id}).all()

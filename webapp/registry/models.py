@@ -42,7 +42,7 @@ class InsuredPerson(PublicIdMixin, CreatedAtMixin, Model):
 
     account = relationship("PersonalAccount", back_populates="person", uselist=False)
     # Loaded only where a statement asks for it (with_expression): whether the person has an
-    # open 家庭共济 membership at all (webapp.aid.payments.may_be_member); None when not asked.
+    # 家庭共济 membership in force (webapp.aid.payments.may_be_member); None when not asked.
     in_aid_group: Mapped[bool | None] = query_expression()
 
     @property
