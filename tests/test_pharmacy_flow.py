@@ -130,6 +130,8 @@ def test_presettle_shows_the_aid_part_and_its_owner(app, client, factory, counte
 
     owner, son, _ = family(factory, owner_balance=10000)
     scan(client, issue(son).code)
+    card = client.get("/pharmacy/patient").get_data(as_text=True)
+    assert "先扣个人账户，再由家庭共济支付，不足部分由顾客现金支付" in card
     presettle(client)
     html = client.get("/pharmacy/confirm").get_data(as_text=True)
     assert "¥5.00" in html and "¥18.50" in html

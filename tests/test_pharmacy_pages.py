@@ -106,6 +106,8 @@ def test_typed_code_opens_the_patient_card(app, client, factory, counter):
     for text in ("张*明", "30 岁", "男", "职工医保", "江西省", "¥123.45", "本人出示"):
         assert text in html, text
     assert "张小明" not in html and user.person.id_number not in html
+    # Outside every 家庭共济 group the card does not promise a 共济 payment.
+    assert "先扣个人账户，不足部分由顾客现金支付" in html and "家庭共济" not in html
 
 
 def test_card_of_a_code_shown_on_behalf(app, client, factory, counter):
