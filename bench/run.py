@@ -49,6 +49,17 @@ TARGETS = [
 # Rows loaded by Python threads (they consume a pool): their ratio is to a hello-world
 # measured with the same load generator.
 PYTHON_ROWS = ("POS settle", "POS cancel", "POS settle *")
+# The floor of each row (bench/floor.py): its statements (the budget of
+# tests/test_statement_budgets.py, which counts what the path sends), whether they run in a
+# transaction, and its Redis round trips with REDIS_URL (a rate-limit check; the payment status
+# written after a settlement's commit).
+FLOORS = [
+    ("code refresh", "refresh", False, 0),
+    ("code page", "code_page", False, 0),
+    ("POS verify", "verify", True, 1),
+    ("POS settle", "settle", True, 2),
+    ("POS cancel", "cancel", True, 2),
+]
 QR_TARGET_MS = 0.3  # median
 QR_TARGET_P99_MS = 0.6
 STATUS_CODES = 3  # codes a status poll names (the page sends its latest few)
@@ -187,6 +198,8 @@ def options() -> argparse.ArgumentParser:
     parser.add_argument("--no-redis", action="store_true",
                         help="serve without Redis: in-process rate limits, status from the"
                              " database (make run's set-up)")
+    parser.add_argument("--no-floor", action="store_true",
+                        help="skip the floor rows (bench/floor.py: each row's round trips alone)")
     parser.add_argument("--only", metavar="URL", help=argparse.SUPPRESS)  # the child's database
     parser.add_argument("--json", metavar="FILE", help=argparse.SUPPRESS)  # the child's answer
     return parser
@@ -218,6 +231,7 @@ def main() -> int:
                 continue
             runs.append((label, json.loads(out.read_text(encoding="utf-8"))))
     print_table(runs)
+    print_floors(runs)
     return 0
 
 
@@ -292,6 +306,56 @@ def print_table(runs: list[tuple[str, dict]]) -> None:
           " from /proc)")
 
 
+FLOOR_PREFIXES = ("floor: ", "driver: ")
+
+
+def floor_paths(no_redis: bool) -> list[tuple[str, int, str]]:
+    """(row, statements, floor URL path) for each of FLOORS."""
+    from tests.test_statement_budgets import BUDGETS
+
+    paths = []
+    for row, budget, tx, redis_trips in FLOORS:
+        query = urlencode({"tx": int(tx), "redis": 0 if no_redis else redis_trips})
+        paths.append((row, BUDGETS[budget], f"/floor/{BUDGETS[budget]}?{query}"))
+    return paths
+
+
+def measure_floors(floor, measure, args) -> None:
+    """Each row's round trips alone, through the app's libraries and through the bare driver."""
+    if floor is None:
+        return
+    for row, _, path in floor_paths(args.no_redis):
+        measure(floor.port, Target(f"floor: {row}", "GET", path))
+        measure(floor.port, Target(f"driver: {row}", "GET", path + "&driver=1"))
+
+
+def print_floors(runs: list[tuple[str, dict]]) -> None:
+    """The second table: each row's target beside its floor and the app's figure."""
+    if not any(f.get("floors") for _, f in runs):
+        return
+    targets = {name: ratio for name, ratio, _ in TARGETS}
+    print("\nThe floor of each row: a bare Flask app making only that row's statements (one-row"
+          " SELECTs by key: optimistic) and Redis round trips (bench/floor.py), through"
+          " Flask-SQLAlchemy's request session and through the bare driver; ratio to the same"
+          " hello-world. A target above the first floor cannot be met by any code on this stack"
+          " on this machine.")
+    head = f"{'endpoint':<14}{'target':<9}{'SQL+Redis':<11}"
+    for label, _ in runs:
+        head += f"| {label + ': app   floor   driver':<40}"
+    print(head)
+    for row, statements, path in floor_paths(False):
+        redis_trips = int(path.rsplit("redis=", 1)[1])
+        line = f"{row:<14}{'≥ ' + format(targets[row], '.0%'):<9}{f'{statements} + {redis_trips}':<11}"
+        for _, figures in runs:
+            app_row = figures["rows"].get(row)
+            low = figures.get("floors", {}).get(f"floor: {row}")
+            bare = figures.get("floors", {}).get(f"driver: {row}")
+            cells = [f"{x['ratio']:.1%}" if x else "—" for x in (app_row, low, bare)]
+            mark = " (target above floor)" if low and low["ratio"] < targets[row] else ""
+            line += f"| {cells[0]:>7} {cells[1]:>7} {cells[2]:>7}{mark:<17}"
+        print(line)
+
+
 def measure_database(args, url: str) -> dict:
     """One database: seed, serve, load every endpoint; the figures as a dict."""
     tmp = tempfile.TemporaryDirectory(prefix="qy-bench-")
@@ -344,9 +408,18 @@ def measure_database(args, url: str) -> dict:
 
     hello = Gunicorn("hello", args, env)
     server = Gunicorn("wsgi", args, env, log=Path(tmp.name) / "app.log")
+    floor = None
+    if not args.no_floor:
+        import floor as floor_app
+
+        floor_app.prepare(db_url)
+        floor = Gunicorn("floor", args, {**env, "FLOOR_DB_URL": db_url,
+                                         "FLOOR_REDIS_URL": "" if args.no_redis else args.redis})
     results = []
     try:
         hello.wait("/")
+        if floor is not None:
+            floor.wait("/")
         server.wait("/auth/login")
         session = login(server.port, seeded.phone, seeded.password)
         shown = []
@@ -361,7 +434,7 @@ def measure_database(args, url: str) -> dict:
                 loadgen.run(port, target, args.warmup, args.connections, args.load_threads,
                             args.tool)
             spies = profile(target.name) if args.profile and port == server.port else []
-            serving = server if port == server.port else hello
+            serving = next(g for g in (server, hello, floor) if g is not None and g.port == port)
             cpu = serving.cpu_seconds()
             result = loadgen.run(port, target, args.seconds, args.connections,
                                  args.load_threads, args.tool)
@@ -410,6 +483,7 @@ def measure_database(args, url: str) -> dict:
         # their ratio uses a hello-world measured with the same load generator). JSON bodies are
         # ASCII (\u escapes): http.client sends str bodies as Latin-1.
         if args.no_settle:
+            measure_floors(floor, measure, args)
             measure(hello.port, Target("hello-world", "GET", "/"))
             raise _Done
         started = time.perf_counter()
@@ -446,6 +520,7 @@ def measure_database(args, url: str) -> dict:
             measure(server.port, Target("POS settle *", "POST", "/api/v1/settlements",
                                         headers=api_headers, consume=True,
                                         bodies=[settle_body(t) for t in families]))
+        measure_floors(floor, measure, args)
         # The baseline again at the end: a shared machine drifts; the ratio uses the mean.
         measure(hello.port, Target("hello-world", "GET", "/"))
     except _Done:
@@ -453,15 +528,21 @@ def measure_database(args, url: str) -> dict:
     finally:
         hello.stop()
         server.stop()
+        if floor is not None:
+            floor.stop()
         if not args.no_redis:
             drop_keys(args.redis, prefix)
 
     first, last = results[0], results[-1]
     base = (first.rps + last.rps) / 2
     python_base = next((r.rps for r in results if r.name == "hello (python)"), base)
-    rows = {}
+    rows, floors = {}, {}
     for r in results[1:-1]:
         if r.name.startswith("hello"):
+            continue
+        if r.name.startswith(FLOOR_PREFIXES):
+            floors[r.name] = {"rps": r.rps, "ratio": r.rps / base if base else 0.0,
+                              "cpu_ms": r.worker_cpu_ms, "errors": r.errors}
             continue
         against = python_base if r.name in PYTHON_ROWS else base
         rows[r.name] = {"rps": r.rps, "p50_ms": r.p50_ms, "p99_ms": r.p99_ms,
@@ -474,7 +555,7 @@ def measure_database(args, url: str) -> dict:
           + (f"; python-threads hello {python_base:.0f}" if python_base != base else ""))
     tmp.cleanup()
     hello_cpu = [r.worker_cpu_ms for r in (first, last)]
-    return {"rows": rows, "qr": [median, p99], "hello_rps": base, "tool": tool,
+    return {"rows": rows, "floors": floors, "qr": [median, p99], "hello_rps": base, "tool": tool,
             "hello_cpu_ms": sum(hello_cpu) / 2, "redis": not args.no_redis,
             "load": [load_start, os.getloadavg()[0]]}
 
