@@ -62,6 +62,7 @@ FLOORS = [
 ]
 QR_TARGET_MS = 0.3  # median
 QR_TARGET_P99_MS = 0.6
+PROFILE_SUFFIX = {"flamegraph": "svg", "raw": "txt", "speedscope": "json"}
 STATUS_CODES = 3  # codes a status poll names (the page sends its latest few)
 
 
@@ -181,6 +182,9 @@ def options() -> argparse.ArgumentParser:
     parser.add_argument("--people", type=int, default=2000, help="background registry people")
     parser.add_argument("--profile", metavar="DIR",
                         help="record py-spy flame graphs of the app's workers per endpoint")
+    parser.add_argument("--profile-format", choices=["flamegraph", "raw", "speedscope"],
+                        default="flamegraph",
+                        help="py-spy's output (raw: collapsed stacks, one line per stack)")
     parser.add_argument("--reset", action="store_true",
                         help="wipe BENCH_DATABASE_URL first (never needed for the temp SQLite)")
     parser.add_argument("--create-all", action="store_true",
@@ -451,7 +455,8 @@ def measure_database(args, url: str) -> dict:
             slug = name.replace(" ", "-")
             return [subprocess.Popen(
                 [spy, "record", "-p", str(pid), "-d", str(max(1, round(args.seconds))), "-r",
-                 "200", "-o", str(Path(args.profile) / f"{slug}-{pid}.svg")],
+                 "200", "-f", args.profile_format,
+                 "-o", str(Path(args.profile) / f"{slug}-{pid}.{PROFILE_SUFFIX[args.profile_format]}")],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                 for pid in server.worker_pids()]
 
