@@ -67,10 +67,12 @@ def test_the_driver_floor_reads_the_same_rows_outside_sqlalchemy(floor_app):
 
 def test_the_bench_asks_each_row_for_its_budgeted_statements():
     """The floor of every row is asked for the statements its budget test counts."""
-    paths = {row: (count, path) for row, count, path in run.floor_paths(no_redis=False)}
+    paths = {row: (count, trips, path)
+             for row, count, trips, path in run.floor_paths(no_redis=False)}
     assert set(paths) == {row for row, *_ in run.FLOORS}
     for row, budget, tx, redis_trips in run.FLOORS:
-        count, path = paths[row]
-        assert count == BUDGETS[budget]
+        count, trips, path = paths[row]
+        assert count == BUDGETS[budget] and trips == redis_trips
         assert path == f"/floor/{BUDGETS[budget]}?tx={int(tx)}&redis={redis_trips}"
-    assert all(path.endswith("redis=0") for _, _, path in run.floor_paths(no_redis=True))
+    assert all(trips == 0 and path.endswith("redis=0")
+               for _, _, trips, path in run.floor_paths(no_redis=True))
