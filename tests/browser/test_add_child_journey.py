@@ -35,7 +35,9 @@ def pass_face_check(page, shoot=None) -> None:
 
 
 def draw_signature(page) -> None:
-    """Sign with a few strokes across the canvas, as a finger would."""
+    """Sign with a few strokes across the canvas, as a finger would (once signature.js, a
+    deferred script, has run: strokes before it would draw nothing)."""
+    page.wait_for_load_state("load")
     box = page.locator("[data-signature-pad]").bounding_box()
     x, y, w, h = box["x"], box["y"], box["width"], box["height"]
     strokes = [

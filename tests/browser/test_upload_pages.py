@@ -91,3 +91,44 @@ def test_two_pages_one_removed_then_submitted(live_server, phone, screenshot):
     width = page.evaluate("() => document.documentElement.scrollWidth")
     assert width <= 390, width
     assert not [p for p in problems if "415" not in p], problems
+
+
+def test_a_page_chosen_before_the_script_ran_is_still_uploaded(live_server, phone):
+    """On a slow network a page can be chosen before uploader.js has run: its change event
+    found no listener, and once the script hides 上传所选页面 the page would be stuck. The script
+    sends what was already chosen."""
+    data = seed(live_server.app)
+    page = phone()
+    problems = watch(page)
+    helpers.log_in(page, live_server.url, data["phone"])
+    held = []
+    page.route(re.compile(r"/static/js/uploader\.js"),  # held, and answered below
+               lambda route: held.append(route), times=1)
+    with live_server.app.app_context():
+        from webapp.models import User
+
+        kf.face_pass(db.session.get(User, data["user"]).person)
+    page.goto(live_server.url + "/family/add/notice")
+    page.get_by_label("我已阅读并同意《家庭成员添加告知书》").check()
+    page.get_by_role("button", name="同意并继续").click()
+    page.fill("#name", "李小明")
+    page.select_option("#relation", label="子女")
+    page.fill("#id_number", data["child"])
+    page.get_by_role("button", name="下一步").click()
+    expect(page).to_have_url(re.compile(r"/family/add/material$"))
+    page.wait_for_selector("#file", state="attached")
+    for _ in range(100):  # the script's request reaches the route while the page parses
+        if held:
+            break
+        page.wait_for_timeout(50)
+    assert held, "uploader.js was never requested"
+    expect(page.locator("[data-upload-button]")).to_be_visible()  # the script has not run
+    page.select_option("#material_type", label="户口本")
+    page.set_input_files("#file", files=[png("首页.png")])
+    page.wait_for_timeout(300)
+    assert page.locator("[data-page]").count() == 0  # nobody listened: nothing was sent yet
+    with page.expect_navigation(wait_until="load", timeout=30_000):
+        held[0].continue_()
+    expect(page.locator("[data-page]")).to_have_count(1)
+    expect(page.locator(".app-toast")).to_contain_text("已上传1页")
+    assert not problems, problems

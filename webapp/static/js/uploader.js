@@ -5,11 +5,25 @@
   var form = document.querySelector("form[data-uploader]");
   if (!form) return;
   var button = form.querySelector("[data-upload-button]");
-  form.classList.add("app-uploader_js");
-  form.addEventListener("change", function (event) {
-    var input = event.target;
-    if (!input || input.type !== "file" || !input.files || !input.files.length || !button) return;
+  if (!button) return;
+
+  function send() {
     if (typeof form.requestSubmit === "function") form.requestSubmit(button);
     else button.click();
+  }
+
+  function chosen(input) {
+    return input && input.type === "file" && input.files && input.files.length > 0;
+  }
+
+  form.classList.add("app-uploader_js");  /* hides the button: the choice itself uploads */
+  form.addEventListener("change", function (event) {
+    if (chosen(event.target)) send();
   });
+  /* A file chosen while this script was still loading (a slow network) fired its change
+   * before anyone listened; with the button now hidden it would be stuck: send it now. */
+  var inputs = form.querySelectorAll("input[type=file]");
+  for (var i = 0; i < inputs.length; i++) {
+    if (chosen(inputs[i])) { send(); return; }
+  }
 })();
