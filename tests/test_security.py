@@ -159,3 +159,34 @@ def test_ids_in_urls_are_opaque(client, factory):
     assert not check.public_id.isdigit() and len(check.public_id) >= 16
     # Row ids do not name anything.
     assert client.get(f"/face/{check.id}").status_code == 404
+
+
+def test_a_host_outside_trusted_hosts_is_refused_in_chinese(app):
+    """With TRUSTED_HOSTS, a foreign Host header (a poisoned link's source) is a 400 — a bare
+    page, since the styled one builds links from the request that was refused — and the named
+    hosts, with their ports and (for ".jx.example.cn") subdomains, are served as before."""
+    app.config["TRUSTED_HOSTS"] = ["ybm.example.cn", ".jx.example.cn"]
+    client = app.test_client()
+    page = client.get("/auth/login", headers={"Host": "evil.example"})
+    assert page.status_code == 400
+    body = page.get_data(as_text=True)
+    assert "访问地址无效" in body and "evil.example" not in body
+    assert page.headers["X-Content-Type-Options"] == "nosniff"  # the usual headers still apply
+    api = client.post("/api/v1/codes/verify", json={}, headers={"Host": "evil.example:443"})
+    assert api.status_code == 400
+    assert api.get_json()["error"]["message"] == "访问地址无效，请通过正确的网址访问。"
+    for base in ("http://ybm.example.cn", "https://ybm.example.cn:8443", "http://nc.jx.example.cn"):
+        ok = client.get("/auth/login", base_url=base)
+        assert ok.status_code == 200, base
+        assert 'id="password"' in ok.get_data(as_text=True)  # the login form itself
+
+
+def test_trusted_hosts_come_from_the_environment(monkeypatch, tmp_path):
+    from tests.conftest import make_app
+
+    monkeypatch.setenv("TRUSTED_HOSTS", " ybm.example.cn, .jx.example.cn ,")
+    app = make_app(f"sqlite:///{tmp_path / 'h.sqlite'}", tmp_path)
+    assert app.config["TRUSTED_HOSTS"] == ["ybm.example.cn", ".jx.example.cn"]
+    assert app.test_client().get("/auth/login", headers={"Host": "evil.example"}).status_code == 400
+    monkeypatch.delenv("TRUSTED_HOSTS")
+    assert make_app(f"sqlite:///{tmp_path / 'i.sqlite'}", tmp_path).config["TRUSTED_HOSTS"] is None

@@ -49,7 +49,8 @@ def create_app(config: str | dict[str, Any] | None = None) -> Flask:
 
 
 def configure_paths(app: Flask) -> None:
-    """Database URL, secret key (generated once into instance/), upload folder."""
+    """Database URL, secret key (generated once into instance/), upload folder, and what the
+    environment overrides: Redis, trusted hosts."""
     instance = Path(app.instance_path)
     app.config.setdefault(
         "SQLALCHEMY_DATABASE_URI",
@@ -68,6 +69,9 @@ def configure_paths(app: Flask) -> None:
     app.config.setdefault("UPLOAD_FOLDER", str(instance / "uploads"))
     if os.environ.get("REDIS_URL"):
         app.config["RATELIMIT_STORAGE_URI"] = os.environ["REDIS_URL"]
+    hosts = [h.strip() for h in os.environ.get("TRUSTED_HOSTS", "").split(",") if h.strip()]
+    if hosts:
+        app.config["TRUSTED_HOSTS"] = hosts
 
 
 def register_extensions(app: Flask) -> None:

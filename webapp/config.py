@@ -45,6 +45,13 @@ class BaseConfig:
     # Reverse proxies in front of the app whose X-Forwarded-For/-Proto/-Host are trusted
     # (werkzeug ProxyFix). 0 = none: the client address is the socket's peer.
     TRUSTED_PROXY_HOPS = int(os.environ.get("TRUSTED_PROXY_HOPS", "0") or 0)
+    # The host names the app answers to (Flask's TRUSTED_HOSTS; the environment variable of that
+    # name, comma-separated, overrides it; ".example.cn" also matches its subdomains): a request
+    # naming another Host gets 400 (webapp.errors.untrusted_host), so that no link the app
+    # builds from a request (the invitation's) points elsewhere. The status poll's lane
+    # (webapp/codes/lane.py) builds no link and answers a valid poll token whatever the Host.
+    # None: any host (development, tests).
+    TRUSTED_HOSTS: list[str] | None = None
     # SMS: the sender class ("module:Class"; default the outbox table) and the code rules.
     SMS_SENDER = os.environ.get("SMS_SENDER", "webapp.sms.outbox:OutboxSender")
     SMS_OUTBOX_PAGE = False

@@ -1,11 +1,13 @@
 """Error pages in Chinese, in the app's own style, for HTML and JSON clients."""
 
 from contextlib import suppress
+from html import escape
 
-from flask import Flask, g, jsonify, render_template, request
+from flask import Flask, Response, g, jsonify, render_template, request
 from flask.globals import request_ctx
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import InterfaceError, OperationalError
+from werkzeug.exceptions import SecurityError
 
 from webapp.domain import DomainError
 from webapp.extensions import db, login_manager
@@ -21,6 +23,8 @@ MESSAGES = {
     500: ("系统繁忙", "服务暂时出现问题，请稍后再试。我们已记录此问题。"),
     503: ("服务暂时不可用", "系统连接暂时中断，请稍后再试。"),
 }
+# A Host header outside TRUSTED_HOSTS (Flask refuses it before routing).
+UNTRUSTED_HOST = (MESSAGES[400][0], "访问地址无效，请通过正确的网址访问。")
 
 
 def wants_json() -> bool:
@@ -42,6 +46,18 @@ def init_errorhandlers(app: Flask) -> None:
 
     for status in (400, 403, 404, 405, 413, 429):
         app.register_error_handler(status, lambda err, s=status: render_error(s))
+
+    @app.errorhandler(SecurityError)
+    def untrusted_host(err):
+        # Refused before the request was bound to the URL map: the styled page builds its links
+        # with url_for, which has nothing to build with here, so a bare page in Chinese.
+        title, text = UNTRUSTED_HOST
+        if wants_json():
+            return jsonify(error={"code": "400", "message": text}), 400
+        page = (f'<!doctype html><html lang="zh-CN"><meta charset="utf-8">'
+                f'<meta name="viewport" content="width=device-width, initial-scale=1">'
+                f"<title>{escape(title)}</title><h1>{escape(title)}</h1><p>{escape(text)}</p>")
+        return Response(page, 400, mimetype="text/html")
 
     @app.errorhandler(CSRFError)
     def csrf_error(err):
