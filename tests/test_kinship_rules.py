@@ -405,3 +405,48 @@ def test_every_policy_version_has_its_texts():
     for p in [table.default, *table.profiles.values()]:
         assert letters.notice_text(p.kinship.notice_version, p.kinship)
         assert letters.letter_text(p.kinship.letter_version)
+
+
+def _png(width: int, height: int) -> bytes:
+    """A valid 1-bit PNG of width × height white pixels, written by hand (a few KB, whatever
+    the size it declares)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(
+            ">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+
+    row = b"\x00" + b"\xff" * ((width + 7) // 8)
+    packer = zlib.compressobj(9)
+    idat = b"".join(packer.compress(row) for _ in range(height)) + packer.flush()
+    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", idat)
+            + chunk(b"IEND", b""))
+
+
+def test_a_signature_declaring_huge_pixels_is_refused_before_decoding(monkeypatch):
+    """9000×9000 pixels fit in under 200 KB of PNG: refused from the header, no pixel decoded
+    (decoding it took 77 MB of memory for one request before it was refused)."""
+    import base64
+
+    from PIL import ImageFile
+
+    from webapp.kinship import letters
+
+    bomb = _png(9000, 9000)
+    assert len(bomb) < letters.MAX_SIGNATURE_BYTES
+    decoded = []
+    real_load = ImageFile.ImageFile.load
+    monkeypatch.setattr(ImageFile.ImageFile, "load",
+                        lambda self: decoded.append(self.size) or real_load(self))
+    url = "data:image/png;base64," + base64.b64encode(bomb).decode()
+    with pytest.raises(DomainError) as err:
+        letters.signature_png(url)
+    assert err.value.message == "签名格式无效，请重新签名"
+    assert decoded == []
+    # A pad-sized one is decoded, and refused only for being blank (it is all white).
+    with pytest.raises(DomainError) as err:
+        letters.signature_png("data:image/png;base64," + base64.b64encode(_png(600, 200)).decode())
+    assert err.value.message == "请在签名区域手写签名"
+    assert set(decoded) == {(600, 200)}

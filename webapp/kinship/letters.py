@@ -96,11 +96,13 @@ def signature_png(data_url: str) -> bytes:
         raise DomainError("签名格式无效，请重新签名", field="signature")
     try:
         with Image.open(io.BytesIO(raw)) as probe:
+            # The size is in the header: checked before any pixel is decoded, since 200 KB of
+            # PNG can declare 9000×9000 pixels (about 80 MB of memory for one request, decoded).
+            if not (40 <= probe.width <= 4000 and 20 <= probe.height <= 4000):
+                raise DomainError("签名格式无效，请重新签名", field="signature")
             probe.verify()
         with Image.open(io.BytesIO(raw)) as image:
             image.load()
-            if not (40 <= image.width <= 4000 and 20 <= image.height <= 4000):
-                raise DomainError("签名格式无效，请重新签名", field="signature")
             rgba = image.convert("RGBA")
     except DomainError:
         raise
