@@ -104,18 +104,7 @@ def test_a_page_chosen_before_the_script_ran_is_still_uploaded(live_server, phon
     held = []
     page.route(re.compile(r"/static/js/uploader\.js"),  # held, and answered below
                lambda route: held.append(route), times=1)
-    with live_server.app.app_context():
-        from webapp.models import User
-
-        kf.face_pass(db.session.get(User, data["user"]).person)
-    page.goto(live_server.url + "/family/add/notice")
-    page.get_by_label("我已阅读并同意《家庭成员添加告知书》").check()
-    page.get_by_role("button", name="同意并继续").click()
-    page.fill("#name", "李小明")
-    page.select_option("#relation", label="子女")
-    page.fill("#id_number", data["child"])
-    page.get_by_role("button", name="下一步").click()
-    expect(page).to_have_url(re.compile(r"/family/add/material$"))
+    to_material_step(page, live_server, data)
     page.wait_for_selector("#file", state="attached")
     for _ in range(100):  # the script's request reaches the route while the page parses
         if held:
